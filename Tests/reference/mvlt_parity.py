@@ -41,8 +41,15 @@ import statistics
 import sys
 import time
 
-import numpy as np
-import torch
+try:
+    import numpy as np
+    import torch
+except ImportError:  # pragma: no cover - e.g. a pyenv/venv python3 first on PATH: retry with the system one
+    if os.path.exists("/usr/bin/python3") and os.path.realpath(sys.executable) != os.path.realpath("/usr/bin/python3") \
+            and not os.environ.get("MVLT_NO_REEXEC"):
+        os.environ["MVLT_NO_REEXEC"] = "1"
+        os.execv("/usr/bin/python3", ["/usr/bin/python3", os.path.abspath(__file__)] + sys.argv[1:])
+    raise
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mvlt_port as M  # noqa: E402

@@ -388,6 +388,105 @@ class MVLT(nn.Module):
 
 
 # -------------------------------------------------------------------------------------------------------
+def spec_state_shapes(text_len=128, vocab_size=DEFAULT_VOCAB, mlm=True, itm=True, mir=True, category=False):
+    """The state-dict table of spec section 11, written out independently of the module classes:
+    ordered dict name -> (shape tuple, torch dtype), in PyTorch's state_dict order."""
+    f32, i64 = torch.float32, torch.int64
+    out = {}
+    L, V = text_len, vocab_size
+    for k in range(4):
+        out[f"pos_embed{k + 1}"] = ((1, PE_SLOTS[k], DIMS[k]), f32)
+        out[f"text_pos_embed{k + 1}"] = ((1, L, DIMS[k]), f32)
+    for k in range(4):
+        D, cin, kk = DIMS[k], (3,) + DIMS[:3], PATCH[k]
+        tin = (BERT_HIDDEN,) + DIMS[:3]
+        p = f"patch_embed{k + 1}."
+        out[p + "proj.weight"] = ((D, cin[k], kk, kk), f32)
+        out[p + "proj.bias"] = ((D,), f32)
+        out[p + "norm.weight"] = ((D,), f32)
+        out[p + "norm.bias"] = ((D,), f32)
+        p = f"text_embed{k + 1}."
+        out[p + "0.weight"] = ((D, tin[k]), f32)
+        out[p + "0.bias"] = ((D,), f32)
+        out[p + "1.weight"] = ((D,), f32)
+        out[p + "1.bias"] = ((D,), f32)
+        s, r = SR_RATIOS[k], MLP_RATIOS[k]
+        for j in range(DEPTHS[k]):
+            p = f"block{k + 1}.{j}."
+            out[p + "norm1.weight"] = ((D,), f32)
+            out[p + "norm1.bias"] = ((D,), f32)
+            out[p + "attn.q.weight"] = ((D, D), f32)
+            out[p + "attn.q.bias"] = ((D,), f32)
+            out[p + "attn.kv.weight"] = ((2 * D, D), f32)
+            out[p + "attn.kv.bias"] = ((2 * D,), f32)
+            out[p + "attn.proj.weight"] = ((D, D), f32)
+            out[p + "attn.proj.bias"] = ((D,), f32)
+            if s > 1:
+                out[p + "attn.sr.weight"] = ((D, D, s, s), f32)
+                out[p + "attn.sr.bias"] = ((D,), f32)
+                out[p + "attn.norm.weight"] = ((D,), f32)
+                out[p + "attn.norm.bias"] = ((D,), f32)
+            out[p + "norm2.weight"] = ((D,), f32)
+            out[p + "norm2.bias"] = ((D,), f32)
+            out[p + "mlp.fc1.weight"] = ((r * D, D), f32)
+            out[p + "mlp.fc1.bias"] = ((r * D,), f32)
+            out[p + "mlp.fc2.weight"] = ((D, r * D), f32)
+            out[p + "mlp.fc2.bias"] = ((D,), f32)
+    H = BERT_HIDDEN
+    out["text_embeddings.position_ids"] = ((1, BERT_MAX_POS), i64)
+    out["text_embeddings.word_embeddings.weight"] = ((V, H), f32)
+    out["text_embeddings.position_embeddings.weight"] = ((BERT_MAX_POS, H), f32)
+    out["text_embeddings.token_type_embeddings.weight"] = ((BERT_TYPES, H), f32)
+    out["text_embeddings.LayerNorm.weight"] = ((H,), f32)
+    out["text_embeddings.LayerNorm.bias"] = ((H,), f32)
+
+    def head_embed(p):
+        out[p + "0.weight"] = ((H, DIMS[-1]), f32)
+        out[p + "0.bias"] = ((H,), f32)
+        out[p + "1.weight"] = ((H,), f32)
+        out[p + "1.bias"] = ((H,), f32)
+
+    def linear_head(p, n):
+        out[p + "linear_bias"] = ((n,), f32)
+        out[p + "linear.weight"] = ((n, H), f32)
+        out[p + "linear.bias"] = ((n,), f32)
+
+    if mlm:
+        head_embed("mlm_head_embed.")
+        out["mlm_head.bias"] = ((V,), f32)
+        out["mlm_head.transform.dense.weight"] = ((H, H), f32)
+        out["mlm_head.transform.dense.bias"] = ((H,), f32)
+        out["mlm_head.transform.LayerNorm.weight"] = ((H,), f32)
+        out["mlm_head.transform.LayerNorm.bias"] = ((H,), f32)
+        out["mlm_head.mlm_decoder.weight"] = ((V, H), f32)
+    if itm:
+        head_embed("itm_head_embed.")
+        linear_head("itm_head.", 2)
+    if category:
+        head_embed("sup_cls_head_embed.")
+        linear_head("sup_cls_head.", N_SUP)
+        head_embed("sub_cls_head_embed.")
+        linear_head("sub_cls_head.", N_SUB)
+    if mir:
+        c = DECODER_CHANNELS
+        cbs = [("reduction1", DIMS[1], c), ("reduction2", DIMS[2], c), ("reduction3", DIMS[3], c),
+               ("conv_upsample1", c, c), ("conv_upsample2", c, c), ("conv_upsample3", c, c),
+               ("conv_upsample4", c, c), ("conv_upsample5", 2 * c, 2 * c), ("conv_concat2", 2 * c, 2 * c),
+               ("conv_concat3", 3 * c, 3 * c), ("conv4", 3 * c, 3 * c)]
+        for m, ci, co in cbs:
+            p = f"t2i_head.{m}."
+            out[p + "0.weight"] = ((co, ci, 3, 3), f32)
+            out[p + "1.weight"] = ((co,), f32)
+            out[p + "1.bias"] = ((co,), f32)
+            out[p + "1.running_mean"] = ((co,), f32)
+            out[p + "1.running_var"] = ((co,), f32)
+            out[p + "1.num_batches_tracked"] = ((), i64)
+        out["t2i_head.score.0.weight"] = ((3, 3 * c, 1, 1), f32)
+        out["t2i_head.score.0.bias"] = ((3,), f32)
+    return out
+
+
+# -------------------------------------------------------------------------------------------------------
 def count_parameters(model):
     """Trainable parameters, the tied word/decoder matrix counted once (named_parameters deduplicates)."""
     return sum(p.numel() for p in model.parameters())
