@@ -167,6 +167,11 @@ extension Tensor {
         try Tensor.check("mul_scalar_", ctorch_mul_scalar_(handle, other))
     }
 
+    /// `self.add_(other)`
+    public func add_(_ other: Double) throws {
+        try Tensor.check("add_scalar_", ctorch_add_scalar_(handle, other))
+    }
+
     /// `self.addcmul_(t1, t2, value)`
     public func addcmul_(_ t1: Tensor, _ t2: Tensor, value: Double = 1) throws {
         try Tensor.check("addcmul_", ctorch_addcmul_(handle, t1.handle, t2.handle, value))
@@ -945,6 +950,11 @@ extension Tensor {
     /// `self.detach()`
     public func detach() throws -> Tensor {
         return try Tensor.make("detach") { ctorch_detach($0, handle) }
+    }
+
+    /// `self.set_data(new)`
+    public func setData(_ new: Tensor) throws {
+        try Tensor.check("set_data", ctorch_set_data(handle, new.handle))
     }
 
 }

@@ -38,6 +38,7 @@ int ctorch_maximum(ctorch_tensor *out, ctorch_tensor self_, ctorch_tensor other_
 int ctorch_minimum(ctorch_tensor *out, ctorch_tensor self_, ctorch_tensor other_);
 int ctorch_add_(ctorch_tensor self_, ctorch_tensor other_, double alpha_);
 int ctorch_mul_scalar_(ctorch_tensor self_, double other_);
+int ctorch_add_scalar_(ctorch_tensor self_, double other_);
 int ctorch_addcmul_(ctorch_tensor self_, ctorch_tensor t1_, ctorch_tensor t2_, double value_);
 int ctorch_addcdiv_(ctorch_tensor self_, ctorch_tensor t1_, ctorch_tensor t2_, double value_);
 int ctorch_copy_(ctorch_tensor self_, ctorch_tensor src_, int nonBlocking_);
@@ -194,6 +195,7 @@ int ctorch_to_dtype(ctorch_tensor *out, ctorch_tensor self_, int dtype_);
 int ctorch_to_device(ctorch_tensor *out, ctorch_tensor self_, int device_, int nonBlocking_);
 int ctorch_clone(ctorch_tensor *out, ctorch_tensor self_);
 int ctorch_detach(ctorch_tensor *out, ctorch_tensor self_);
+int ctorch_set_data(ctorch_tensor self_, ctorch_tensor new_);
 
 #ifdef __cplusplus
 }

@@ -258,6 +258,14 @@ int ctorch_mul_scalar_(ctorch_tensor self_, double other_) {
   CTORCH_END
 }
 
+int ctorch_add_scalar_(ctorch_tensor self_, double other_) {
+  CTORCH_TRY
+    const at::Tensor &self = self_->t;
+    double other = other_;
+    self.add_(other);
+  CTORCH_END
+}
+
 int ctorch_addcmul_(ctorch_tensor self_, ctorch_tensor t1_, ctorch_tensor t2_, double value_) {
   CTORCH_TRY
     const at::Tensor &self = self_->t;
@@ -1636,6 +1644,14 @@ int ctorch_detach(ctorch_tensor *out, ctorch_tensor self_) {
   CTORCH_TRY
     const at::Tensor &self = self_->t;
     *out = wrap(self.detach());
+  CTORCH_END
+}
+
+int ctorch_set_data(ctorch_tensor self_, ctorch_tensor new_) {
+  CTORCH_TRY
+    const at::Tensor &self = self_->t;
+    const at::Tensor &new = new_->t;
+    self.set_data(new);
   CTORCH_END
 }
 

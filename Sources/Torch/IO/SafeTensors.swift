@@ -1,0 +1,170 @@
+import Foundation
+
+/// The safetensors format: an 8-byte little-endian header length, a JSON header mapping names to
+/// `{dtype, shape, data_offsets}` (plus an optional `__metadata__` of strings), then the raw tensor bytes.
+/// Reading validates the whole header before allocating any tensor, and maps the file instead of reading it.
+public enum SafeTensors {
+    /// Largest header accepted (the reference implementation uses 100 MB).
+    public static let maxHeaderBytes = 100_000_000
+
+    public struct Entry: Sendable {
+        public var name: String
+        public var dtype: DType
+        public var shape: [Int]
+        public var begin: Int
+        public var end: Int
+    }
+
+    /// Parses and validates the header of `bytes` (a whole file); returns entries and metadata.
+    public static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws
+        -> (entries: [Entry], metadata: [String: String], dataStart: Int) {
+        func bad(_ reason: String) -> TorchError { .file(path: path, reason: "invalid safetensors: \(reason)") }
+        guard bytes.count >= 8 else { throw bad("file has \(bytes.count) bytes, fewer than the 8-byte header length") }
+        var n: UInt64 = 0
+        for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard n <= UInt64(maxHeaderBytes) else { throw bad("header length \(n) exceeds the \(maxHeaderBytes)-byte limit") }
+        guard n <= UInt64(bytes.count - 8) else {
+            throw bad("header length \(n) runs past the end of the file (\(bytes.count) bytes)")
+        }
+        let headerLen = Int(n)
+        let headerData = Data(bytes[8..<(8 + headerLen)])
+        guard let json = try? JSONSerialization.jsonObject(with: headerData), let dict = json as? [String: Any] else {
+            throw bad("header is not a JSON object")
+        }
+        let dataStart = 8 + headerLen
+        let dataLen = bytes.count - dataStart
+        var entries: [Entry] = []
+        var metadata: [String: String] = [:]
+        for (name, value) in dict {
+            if name == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw bad("__metadata__ is not an object") }
+                for (k, v) in m {
+                    guard let s = v as? String else { throw bad("__metadata__.\(k) is not a string") }
+                    metadata[k] = s
+                }
+                continue
+            }
+            guard let info = value as? [String: Any] else { throw bad("entry '\(name)' is not an object") }
+            guard let dt = info["dtype"] as? String else { throw bad("entry '\(name)' has no dtype") }
+            guard let dtype = DType(safetensorsName: dt) else {
+                throw bad("entry '\(name)' has unsupported dtype '\(dt)' (expected F32, BF16, F16, F64, I64, I32, U8 or BOOL)")
+            }
+            guard let shapeAny = info["shape"] as? [Any], let shape = intArray(shapeAny), shape.allSatisfy({ $0 >= 0 }) else {
+                throw bad("entry '\(name)' has an invalid shape")
+            }
+            guard let offAny = info["data_offsets"] as? [Any], let off = intArray(offAny), off.count == 2 else {
+                throw bad("entry '\(name)' has invalid data_offsets")
+            }
+            let (begin, end) = (off[0], off[1])
+            guard begin >= 0, begin <= end, end <= dataLen else {
+                throw bad("entry '\(name)' data_offsets [\(begin), \(end)] out of range (data section has \(dataLen) bytes)")
+            }
+            var count = 1
+            for d in shape {
+                let (p, o) = count.multipliedReportingOverflow(by: d)
+                guard !o else { throw bad("entry '\(name)' shape \(shape) overflows") }
+                count = p
+            }
+            guard count.multipliedReportingOverflow(by: dtype.itemSize).partialValue == end - begin else {
+                throw bad("entry '\(name)' has \(end - begin) bytes, but shape \(shape) of \(dt) needs \(count * dtype.itemSize)")
+            }
+            entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
+        }
+        let sorted = entries.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where b.begin < a.end {
+            throw bad("entries '\(a.name)' and '\(b.name)' overlap")
+        }
+        return (entries.sorted { $0.name < $1.name }, metadata, dataStart)
+    }
+
+    private static func intArray(_ a: [Any]) -> [Int]? {
+        var out: [Int] = []
+        for v in a {
+            guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 9e15 else { return nil }
+            out.append(n.intValue)
+        }
+        return out
+    }
+
+    /// Loads every tensor of a safetensors file (memory-mapped, validated first).
+    public static func load(_ path: String, device: Device = .cpu) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw TorchError.file(path: path, reason: "cannot read: \(error.localizedDescription)")
+        }
+        return try data.withUnsafeBytes { raw in
+            let (entries, metadata, start) = try parseHeader(raw, path: path)
+            var out: [String: Tensor] = [:]
+            for e in entries {
+                let slice = UnsafeRawBufferPointer(rebasing: raw[(start + e.begin)..<(start + e.end)])
+                out[e.name] = try Tensor.fromBytes(slice, shape: e.shape, dtype: e.dtype, device: device)
+            }
+            return (out, metadata)
+        }
+    }
+
+    /// Writes tensors (sorted by name) atomically: a temporary file in the same folder, then a rename.
+    public static func save(_ tensors: [(String, Tensor)], to path: String, metadata: [String: String] = [:]) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var blobs: [[UInt8]] = []
+        var offset = 0
+        var seen = Set<String>()
+        for (name, t) in tensors.sorted(by: { $0.0 < $1.0 }) {
+            guard seen.insert(name).inserted else { throw TorchError.invalidArgument("safetensors: duplicate name '\(name)'") }
+            let bytes = try t.toBytes()
+            header[name] = ["dtype": t.dtype.safetensorsName, "shape": t.shape, "data_offsets": [offset, offset + bytes.count]]
+            offset += bytes.count
+            blobs.append(bytes)
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var file = Data(capacity: 8 + json.count + offset)
+        var n = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &n) { file.append(contentsOf: $0) }
+        file.append(json)
+        for b in blobs { file.append(contentsOf: b) }
+        try writeAtomically(file, to: path)
+    }
+}
+
+/// Writes `data` to `path` through a temporary file in the same folder and a rename, so a reader never sees
+/// a partial file and an interrupted write leaves the previous file intact.
+public func writeAtomically(_ data: Data, to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let dir = url.deletingLastPathComponent()
+    let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    do {
+        try data.write(to: tmp)
+        let fd = open(tmp.path, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+        if rename(tmp.path, url.path) != 0 {
+            throw TorchError.file(path: path, reason: "cannot rename into place: \(String(cString: strerror(errno)))")
+        }
+    } catch let e as TorchError {
+        try? FileManager.default.removeItem(at: tmp)
+        throw e
+    } catch {
+        try? FileManager.default.removeItem(at: tmp)
+        throw TorchError.file(path: path, reason: "cannot write: \(error.localizedDescription)")
+    }
+}
+
+extension Module {
+    /// Saves the state dict (every name, tied tensors under each name) as safetensors.
+    public func save(to path: String, metadata: [String: String] = [:]) throws {
+        try SafeTensors.save(stateDict(), to: path, metadata: metadata)
+    }
+
+    /// Loads a safetensors state dict by name (see `loadStateDict`); errors name the file.
+    public func load(from path: String, strict: Bool = true, optional: Set<String> = []) throws {
+        let (tensors, _) = try SafeTensors.load(path)
+        do {
+            try loadStateDict(tensors, strict: strict, optional: optional)
+        } catch let e as TorchError {
+            throw TorchError.file(path: path, reason: e.description)
+        }
+    }
+}
