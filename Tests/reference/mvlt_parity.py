@@ -2,7 +2,7 @@
 """MVLT parity / benchmark CLI around the reference port (mvlt_port.py). Needs python3 + torch only.
 
   mvlt_parity.py make   --out DIR --image-size S --text-len L --batch B --seed K [--vocab N] [--tiny]
-                        [--mask-rule code|paper] [--no-perturb]
+                        [--mask-rule code|paper] [--no-perturb] [--category]
       DIR/weights.safetensors: the port's state_dict under the original MVLT names (spec section 11), both
           tied keys present (text_embeddings.word_embeddings.weight == mlm_head.mlm_decoder.weight), int64
           buffers (position_ids, BN num_batches_tracked) kept. Metadata: "config" (JSON), "format" = "mvlt".
@@ -17,7 +17,8 @@
           itm_labels i64 (B) in {0, 1}.
       --vocab N (default 30522, the real model): rows of the word table, MLM decoder and mlm_head.bias; the
           architecture is otherwise unchanged. --tiny = defaults for a seconds-long test (S 64, L 16, B 2)
-          for the sizes not given explicitly; it does NOT change the architecture.
+          for the sizes not given explicitly; it does NOT change the architecture. --category adds the
+          sup/sub category heads (281 tensors; the losses command ignores them).
 
   mvlt_parity.py losses --weights W --batch BATCH [--threads T] [--clean]
       Loads the weights (config inferred from the tensors: L, vocab, heads), eval mode, float32, feeds
@@ -174,6 +175,8 @@ def cmd_make(a):
     S = a.image_size if a.image_size is not None else (64 if a.tiny else 256)
     L = a.text_len if a.text_len is not None else (16 if a.tiny else 128)
     B = a.batch if a.batch is not None else (2 if a.tiny else 8)
+    if a.vocab < 104:
+        sys.exit("mvlt_parity.py make: --vocab must be at least 104 (ids 101-103 are [CLS]/[SEP]/[MASK])")
     torch.manual_seed(a.seed)
     cfg = M.MVLTConfig(image_size=S, text_len=L, vocab_size=a.vocab, category=a.category)
     model = M.MVLT(cfg)
