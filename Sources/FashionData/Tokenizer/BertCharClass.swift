@@ -43,11 +43,16 @@ enum BertCharClass {
 
     /// Dropped by accent stripping after NFD: a nonspacing mark (Mn) in HF's Unicode 8.0 tables.
     static func isStrippedMark(_ s: Unicode.Scalar) -> Bool {
-        s.properties.generalCategory == .nonspacingMark && isInUnicode8(s)
+        switch s.value {
+        case 0x1734, 0x1171E: return true  // Mn in 8.0, Mc now
+        case 0x1885, 0x1886, 0xA9BD, 0x111C9: return false  // Lo, Lo, Mc, Po in 8.0; Mn now
+        default: return s.properties.generalCategory == .nonspacingMark && isInUnicode8(s)
+        }
     }
 
     /// Split off as its own word: punctuation (Pc Pd Ps Pe Pi Pf Po) in HF's Unicode 8.0 tables.
     static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
+        if s.value == 0x166D || s.value == 0x111C9 { return true }  // Po in 8.0; So and Mn now
         switch s.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation:
@@ -55,6 +60,12 @@ enum BertCharClass {
         default:
             return false
         }
+    }
+
+    /// A quick test for the common scalars NFD leaves alone (the main CJK ideograph blocks).
+    @inline(__always)
+    static func hasNoDecomposition(_ s: Unicode.Scalar) -> Bool {
+        (0x4E00...0x9FFF).contains(s.value) || (0x3400...0x4DBF).contains(s.value)
     }
 
     /// Decomposed by HF's NFD tables (nothing assigned after Unicode 8.0 is).

@@ -98,7 +98,7 @@ struct BertWords {
         var runNeedsNFD = false
         for (i, s) in cleaned.enumerated() where s.value >= 0xC0 {
             if BertCharClass.isKnownToNFD(s) {
-                if !BertCharClass.isCJK(s) { runNeedsNFD = true }
+                if !BertCharClass.hasNoDecomposition(s) { runNeedsNFD = true }
             } else {
                 appendDecomposed(cleaned[runStart..<i], runNeedsNFD)
                 decomposed.append(s)
