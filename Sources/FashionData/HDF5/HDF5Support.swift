@@ -9,8 +9,12 @@ enum HDF5 {
     private static let initialised: Bool = {
         _ = H5open()
         fvl_h5e_silence()
+        // Runs before libhdf5's own exit handler (registered by H5open): from then on, identifiers released
+        // late (by a finishing loader thread) are left to the library's shutdown instead of being closed.
+        atexit { HDF5.lock.lock(); HDF5.exiting = true; HDF5.lock.unlock() }
         return true
     }()
+    nonisolated(unsafe) private(set) static var exiting = false
 
     /// Runs `body` holding the library lock; every libhdf5 call must be made inside.
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -39,7 +43,7 @@ final class H5ID {
         self.close = close
     }
 
-    deinit { HDF5.locked { _ = close(id) } }
+    deinit { HDF5.locked { if !HDF5.exiting { _ = close(id) } } }
 }
 
 /// Shape and element type of one dataset, in numpy's words (`uint8`, `int32`, `float64`, `|S12`).
