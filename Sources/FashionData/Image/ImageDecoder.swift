@@ -37,16 +37,20 @@ public struct ImageDecoder: Sendable {
             let bytes = raw.bindMemory(to: UInt8.self)
             guard let base = bytes.baseAddress else { throw ImageError.corrupt(file: name, reason: "empty file") }
             let length = Int32(bytes.count)
+            // Our own header read first: stb refuses some huge headers with a generic message.
+            let markers = JPEGMarkers.isJPEG(raw) ? JPEGMarkers.scan(raw) : nil
+            if let (hw, hh) = JPEGMarkers.pngDimensions(raw) {
+                try checkSize(width: hw, height: hh, name: name)
+            } else if let hw = markers?.width, let hh = markers?.height, hw > 0, hh > 0 {
+                try checkSize(width: hw, height: hh, name: name)
+            }
             var w: Int32 = 0, h: Int32 = 0, comp: Int32 = 0
             guard stbi_info_from_memory(base, length, &w, &h, &comp) == 1 else {
                 throw ImageError.corrupt(file: name, reason: Self.stbReason())
             }
             try checkSize(width: Int(w), height: Int(h), name: name)
-            if JPEGMarkers.isJPEG(raw) {
-                let markers = JPEGMarkers.scan(raw)
-                if markers.components == 4, markers.adobeTransform != 0, markers.adobeTransform != 2 {
-                    throw ImageError.unsupportedCMYK(file: name)
-                }
+            if let markers, markers.components == 4, markers.adobeTransform != 0, markers.adobeTransform != 2 {
+                throw ImageError.unsupportedCMYK(file: name)
             }
             var dw: Int32 = 0, dh: Int32 = 0, dcomp: Int32 = 0
             guard let decoded = stbi_load_from_memory(base, length, &dw, &dh, &dcomp, 4) else {

@@ -7,6 +7,16 @@ struct JPEGMarkers: Equatable {
     var components: Int?
     /// The Adobe APP14 transform byte (0 CMYK, 1 YCbCr, 2 YCCK), if the marker is present.
     var adobeTransform: Int?
+    /// Frame width and height from the first SOFn header, if found.
+    var width: Int? = nil, height: Int? = nil
+
+    /// Width and height from a PNG IHDR chunk (bytes 16..<24), if the bytes are a PNG.
+    static func pngDimensions(_ b: UnsafeRawBufferPointer) -> (Int, Int)? {
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        guard b.count >= 24, (0..<8).allSatisfy({ b[$0] == signature[$0] }) else { return nil }
+        func be32(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
+        return (be32(16), be32(20))
+    }
 
     /// True when the bytes start with the JPEG SOI marker.
     static func isJPEG(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -27,8 +37,10 @@ struct JPEGMarkers: Equatable {
             guard length >= 2 else { break }
             let body = i + 4
             let isSOF = (0xC0...0xCF).contains(marker) && marker != 0xC4 && marker != 0xC8 && marker != 0xCC
-            if isSOF, out.components == nil, body + 5 < b.count {
+            if isSOF, length >= 8, out.components == nil, body + 5 < b.count {
                 out.components = Int(b[body + 5])
+                out.height = Int(b[body + 1]) << 8 | Int(b[body + 2])
+                out.width = Int(b[body + 3]) << 8 | Int(b[body + 4])
             }
             if marker == 0xEE, length >= 12, body + 11 < b.count,
                b[body] == 0x41, b[body + 1] == 0x64, b[body + 2] == 0x6F, b[body + 3] == 0x62, b[body + 4] == 0x65 {
