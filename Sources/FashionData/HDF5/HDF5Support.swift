@@ -102,6 +102,7 @@ extension H5ID {
     /// `memType`; call inside `HDF5.locked`. Returns libhdf5's error detail on failure.
     func readRows(start: Int, count: Int, shape: [Int], memType: hid_t, into buffer: UnsafeMutableRawPointer) -> String? {
         if count == 0 { return nil }
+        if HDF5.exiting { return "libhdf5 has shut down (the process is exiting)" }
         let fileSpace = H5Dget_space(id)
         guard fileSpace >= 0 else { return HDF5.errorDetail() }
         defer { H5Sclose(fileSpace) }

@@ -48,6 +48,7 @@ public final class FashionGenLoader: Sendable {
     public let subcategories: [String]
     private let categoryOfRow: [Int]
     private let resampler: ImageResampler
+    private let pool: FloatArrayPool
 
     public init(file: FashionGenFile, config: LoaderConfig, tokenize: @escaping CaptionTokenizer,
                 transforms: [any SampleTransform] = []) throws {
@@ -82,6 +83,7 @@ public final class FashionGenLoader: Sendable {
                                 subcategoryNames: subcategories, rows: rows, rowsBySubcategory: bySub,
                                 imageSize: config.imageSize, textLength: config.textLength, tokenize: tokenize)
         resampler = ImageResampler(inputSize: file.imageSize, outputSize: config.imageSize)
+        pool = FloatArrayPool(limit: 2 * (max(config.prefetch, config.threads) + 2))
     }
 
     public var batchesPerEpoch: Int {
@@ -104,15 +106,15 @@ public final class FashionGenLoader: Sendable {
         let order = order ?? self.order(epoch: epoch)
         let start = index * config.batchSize
         let rows = Array(order[start ..< min(start + config.batchSize, order.count)])
-        let b = rows.count, s = config.imageSize, l = config.textLength, plane = 3 * s * s
-        var images = [Float](repeating: 0, count: b * plane)
+        let plane = 3 * config.imageSize * config.imageSize
+        var images = pool.take(count: rows.count * plane)
         var samples: [LoaderSample] = []
         var pixels = [UInt8](repeating: 0, count: file.imageBytes)
         for (i, row) in rows.enumerated() {
             try pixels.withUnsafeMutableBytes { try file.readImages(row ..< row + 1, into: $0) }
             pixels.withUnsafeBufferPointer { src in
                 images.withUnsafeMutableBufferPointer { dst in
-                    // Both buffers are non-empty here (imageBytes > 0, b > 0).
+                    // Both buffers are non-empty here (imageBytes > 0, rows non-empty).
                     resampler.convert(src.baseAddress!, into: dst.baseAddress! + i * plane)
                 }
             }
@@ -120,11 +122,18 @@ public final class FashionGenLoader: Sendable {
                                 stream: UInt64(start + i))
             let caption = catalog.captions[row]
             var sample = LoaderSample(row: row, productID: catalog.productIDs[row], caption: caption,
-                                      inputIds: catalog.tokenize(caption, l))
+                                      inputIds: catalog.tokenize(caption, config.textLength))
             for t in transforms { t.apply(to: &sample, catalog: catalog, rng: &rng) }
             samples.append(sample)
         }
         return assemble(rows: rows, images: images, samples: samples)
+    }
+
+    /// Gives a consumed batch's image and mask arrays back for reuse by later batches (optional; saves
+    /// page faults on large batches). Do not keep other copies of the batch.
+    public func recycle(_ batch: consuming HostBatch) {
+        pool.give(batch.images)
+        if let mask = batch.imageMask { pool.give(mask) }
     }
 
     /// Starts background threads that assemble the batches of `epoch` in order.
@@ -134,7 +143,7 @@ public final class FashionGenLoader: Sendable {
         let b = rows.count, l = config.textLength, s = config.imageSize
         var ids = [Int64](repeating: 0, count: b * l), clean = ids, attention = ids
         var mlm = [Int64](repeating: -100, count: b * l)
-        var mask: [Float]? = samples.contains { $0.imageMask != nil } ? [Float](repeating: 0, count: b * s * s) : nil
+        var mask: [Float]? = samples.contains { $0.imageMask != nil } ? pool.take(count: b * s * s) : nil
         for (i, sample) in samples.enumerated() {
             for (j, id) in sample.inputIds.prefix(l).enumerated() {
                 let label = sample.mlmLabels?[j] ?? -100
@@ -143,7 +152,10 @@ public final class FashionGenLoader: Sendable {
                 mlm[i * l + j] = Int64(label)
                 attention[i * l + j] = 1
             }
-            if let m = sample.imageMask, m.count == s * s { mask?.replaceSubrange(i * s * s ..< (i + 1) * s * s, with: m) }
+            mask?.withUnsafeMutableBufferPointer { buf in
+                guard let out = buf.baseAddress.map({ $0 + i * s * s }) else { return }
+                if let m = sample.imageMask { m.expand(size: s, into: out) } else { out.update(repeating: 0, count: s * s) }
+            }
         }
         return HostBatch(
             batchSize: b, imageSize: s, textLength: l, rows: rows, productIDs: rows.map { catalog.productIDs[$0] },

@@ -26,7 +26,7 @@ public struct GridMask: SampleTransform {
         let rowPermutations = rule == .slidingWindow ? (0..<n).map { _ in Self.randomPermutation(n, rng: &rng) } : []
         let cells = Self.cells(rule: rule, n: n, masked: Int(ratio * Double(n * n)),
                                permutation: permutation, rowPermutations: rowPermutations)
-        sample.imageMask = Self.pixels(cells: cells, n: n, size: catalog.imageSize)
+        sample.imageMask = CellMask(cellsPerSide: n, cells: cells)
     }
 
     /// The n × n cell grid (row-major, 1 = masked) for given permutations: `permutation` of 0..<n² gathers
@@ -50,10 +50,8 @@ public struct GridMask: SampleTransform {
     /// The cell grid scaled to an S × S pixel mask (cells of S/n pixels; the last cell takes any remainder).
     public static func pixels(cells: [UInt8], n: Int, size: Int) -> [Float] {
         var out = [Float](repeating: 0, count: size * size)
-        let cellOf = (0..<size).map { min($0 * n / size, n - 1) }
-        for y in 0..<size {
-            let rowBase = cellOf[y] * n
-            for x in 0..<size where cells[rowBase + cellOf[x]] != 0 { out[y * size + x] = 1 }
+        out.withUnsafeMutableBufferPointer { buf in
+            if let base = buf.baseAddress { CellMask(cellsPerSide: n, cells: cells).expand(size: size, into: base) }
         }
         return out
     }

@@ -6,6 +6,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Benchmarks; each prints one JSON line.",
         subcommands: [
             BenchTorchStep.self,
+            BenchLoader.self,
         ]
     )
 }
