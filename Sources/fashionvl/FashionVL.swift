@@ -8,6 +8,7 @@ struct FashionVL: AsyncParsableCommand {
         subcommands: [
             Bench.self,
             Inspect.self,
+            Tokenize.self,
         ]
     )
 }

@@ -44,6 +44,8 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     public var vocabSize: Int { vocab.tokens.count }
+    /// The vocab's tokens by id (write them one per line to get a `vocab.txt`).
+    public var vocabTokens: [String] { vocab.tokens }
     public var clsID: Int32 { vocab.cls }
     public var sepID: Int32 { vocab.sep }
     public var padID: Int32 { vocab.pad }

@@ -7,6 +7,7 @@ struct Bench: AsyncParsableCommand {
         subcommands: [
             BenchTorchStep.self,
             BenchLoader.self,
+            BenchTokenizer.self,
         ]
     )
 }
