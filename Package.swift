@@ -16,7 +16,7 @@ let package = Package(
     ],
     targets: [
         // The C ABI of libctorch (built and installed by scripts/setup from Sources/CTorch/src).
-        .systemLibrary(name: "CTorch", path: "Sources/CTorch"),
+        .systemLibrary(name: "CTorch", path: "Sources/CTorch", pkgConfig: "ctorch"),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
         .systemLibrary(name: "CStb", path: "Sources/CStb"),
         .target(name: "Torch", dependencies: ["CTorch"]),

@@ -162,12 +162,12 @@ extension Tensor {
         try Tensor.check("add_", ctorch_add_(handle, other.handle, alpha))
     }
 
-    /// `self.mul_(other)`
+    /// `self.mul_(scalar_like(self, other))`
     public func mul_(_ other: Double) throws {
         try Tensor.check("mul_scalar_", ctorch_mul_scalar_(handle, other))
     }
 
-    /// `self.add_(other)`
+    /// `self.add_(scalar_like(self, other))`
     public func add_(_ other: Double) throws {
         try Tensor.check("add_scalar_", ctorch_add_scalar_(handle, other))
     }
@@ -952,9 +952,9 @@ extension Tensor {
         return try Tensor.make("detach") { ctorch_detach($0, handle) }
     }
 
-    /// `self.set_data(new)`
-    public func setData(_ new: Tensor) throws {
-        try Tensor.check("set_data", ctorch_set_data(handle, new.handle))
+    /// `self.set_data(value)`
+    public func setData(_ value: Tensor) throws {
+        try Tensor.check("set_data", ctorch_set_data(handle, value.handle))
     }
 
 }

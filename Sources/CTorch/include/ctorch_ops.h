@@ -195,7 +195,7 @@ int ctorch_to_dtype(ctorch_tensor *out, ctorch_tensor self_, int dtype_);
 int ctorch_to_device(ctorch_tensor *out, ctorch_tensor self_, int device_, int nonBlocking_);
 int ctorch_clone(ctorch_tensor *out, ctorch_tensor self_);
 int ctorch_detach(ctorch_tensor *out, ctorch_tensor self_);
-int ctorch_set_data(ctorch_tensor self_, ctorch_tensor new_);
+int ctorch_set_data(ctorch_tensor self_, ctorch_tensor value_);
 
 #ifdef __cplusplus
 }

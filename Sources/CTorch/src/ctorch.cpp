@@ -292,6 +292,7 @@ int ctorch_set_autocast(int enabled, int dtype) {
     CTORCH_TRY
     at::ScalarType st = to_scalar_type(dtype);
     TORCH_CHECK(st == at::kBFloat16 || st == at::kHalf, "autocast dtype must be bfloat16 or float16");
+    TORCH_CHECK(enabled == 0 || at::hasCUDA(), "autocast: CUDA is not available on this machine");
 #if TORCH_VERSION_MAJOR >= 2 && (TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 4)
     at::autocast::set_autocast_enabled(at::kCUDA, enabled != 0);
     at::autocast::set_autocast_dtype(at::kCUDA, st);

@@ -77,6 +77,12 @@ inline c10::optional<at::Scalar> opt_scalar(const c10::optional<double> &v) {
     return at::Scalar(*v);
 }
 
+// A double argument as a Scalar of the tensor's kind, so that in-place ops on integer tensors keep their dtype.
+inline at::Scalar scalar_like(const at::Tensor &t, double v) {
+    if (at::isIntegralType(t.scalar_type(), /*includeBool=*/false) && v == (double)(int64_t)v) return at::Scalar((int64_t)v);
+    return at::Scalar(v);
+}
+
 at::ScalarType to_scalar_type(int code);
 int from_scalar_type(at::ScalarType t);
 at::Device to_device(int code);

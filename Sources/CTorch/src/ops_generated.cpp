@@ -254,7 +254,7 @@ int ctorch_mul_scalar_(ctorch_tensor self_, double other_) {
   CTORCH_TRY
     const at::Tensor &self = self_->t;
     double other = other_;
-    self.mul_(other);
+    self.mul_(scalar_like(self, other));
   CTORCH_END
 }
 
@@ -262,7 +262,7 @@ int ctorch_add_scalar_(ctorch_tensor self_, double other_) {
   CTORCH_TRY
     const at::Tensor &self = self_->t;
     double other = other_;
-    self.add_(other);
+    self.add_(scalar_like(self, other));
   CTORCH_END
 }
 
@@ -1647,11 +1647,11 @@ int ctorch_detach(ctorch_tensor *out, ctorch_tensor self_) {
   CTORCH_END
 }
 
-int ctorch_set_data(ctorch_tensor self_, ctorch_tensor new_) {
+int ctorch_set_data(ctorch_tensor self_, ctorch_tensor value_) {
   CTORCH_TRY
     const at::Tensor &self = self_->t;
-    const at::Tensor &new = new_->t;
-    self.set_data(new);
+    const at::Tensor &value = value_->t;
+    self.set_data(value);
   CTORCH_END
 }
 

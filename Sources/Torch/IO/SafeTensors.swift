@@ -22,10 +22,10 @@ public enum SafeTensors {
         guard bytes.count >= 8 else { throw bad("file has \(bytes.count) bytes, fewer than the 8-byte header length") }
         var n: UInt64 = 0
         for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        guard n <= UInt64(maxHeaderBytes) else { throw bad("header length \(n) exceeds the \(maxHeaderBytes)-byte limit") }
         guard n <= UInt64(bytes.count - 8) else {
             throw bad("header length \(n) runs past the end of the file (\(bytes.count) bytes)")
         }
+        guard n <= UInt64(maxHeaderBytes) else { throw bad("header length \(n) exceeds the \(maxHeaderBytes)-byte limit") }
         let headerLen = Int(n)
         let headerData = Data(bytes[8..<(8 + headerLen)])
         guard let json = try? JSONSerialization.jsonObject(with: headerData), let dict = json as? [String: Any] else {
