@@ -23,7 +23,7 @@ public struct WordPieceTokenizer: Sendable {
         } catch {
             throw TokenizerError.vocabUnreadable(file: path, reason: error.localizedDescription)
         }
-        guard let text = String(validating: data, as: UTF8.self) else {
+        guard let text = String(bytes: data, encoding: .utf8) else {
             throw TokenizerError.vocabNotUTF8(file: path)
         }
         try self.init(vocabText: text, name: path)
