@@ -19,6 +19,7 @@ struct Canvas {
 
     /// Rasterises `poly` (pixel coordinates); for every touched pixel calls `paint(x, y, coverage)`.
     /// Returns without calling when the polygon is off-canvas.
+    @inline(__always)
     mutating func fill(_ poly: [Vec2], paint: (inout [Float], Int, Int, Float) -> Void) {
         guard poly.count >= 3 else { return }
         var minY = Float.infinity, maxY = -Float.infinity

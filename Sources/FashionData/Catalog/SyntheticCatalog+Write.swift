@@ -43,13 +43,14 @@ extension SyntheticCatalog {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
-            var start = 0
-            while start < products.count {
-                let n = min(max(1, chunk), products.count - start)
-                var rendered = [[FashionGenRecord]](repeating: [], count: n)
-                rendered.withUnsafeMutableBufferPointer { buf in
-                    DispatchQueue.concurrentPerform(iterations: n) { j in buf[j] = records(of: start + j) }
-                }
+            // Render chunk k+1 on other threads while chunk k is written, in order, on this one.
+            let step = max(1, chunk)
+            var next: RenderedChunk? = launch(start: 0, count: min(step, products.count))
+            while let current = next {
+                current.done.wait()
+                let start = current.start, n = current.count, rendered = current.records
+                let following = start + n
+                next = following < products.count ? launch(start: following, count: min(step, products.count - following)) : nil
                 for j in 0..<n {
                     let i = start + j
                     let isTrain = splits[i] == .train
@@ -70,7 +71,6 @@ extension SyntheticCatalog {
                         previewTiles.append(RGBImage(uncheckedWidth: config.imageSize, height: config.imageSize, pixels: first.image))
                     }
                 }
-                start += n
                 progress(summary.images, total)
             }
             try train.finish()
@@ -88,5 +88,31 @@ extension SyntheticCatalog {
             try ContactSheet.make(previewTiles, columns: 8).writePNG(to: dir + "/preview.png")
         }
         return summary
+    }
+
+    /// Records of products `start ..< start + count`, rendered in parallel in the background.
+    /// Each slot is written by exactly one worker before `done` is signalled, and read only after it.
+    final class RenderedChunk: @unchecked Sendable {
+        let start: Int, count: Int
+        private let slots: UnsafeMutablePointer<[FashionGenRecord]>
+        let done = DispatchSemaphore(value: 0)
+        init(start: Int, count: Int) {
+            self.start = start
+            self.count = count
+            slots = .allocate(capacity: count)
+            slots.initialize(repeating: [], count: count)
+        }
+        deinit { slots.deinitialize(count: count); slots.deallocate() }
+        func set(_ j: Int, _ r: [FashionGenRecord]) { slots[j] = r }
+        var records: [[FashionGenRecord]] { Array(UnsafeBufferPointer(start: slots, count: count)) }
+    }
+
+    func launch(start: Int, count: Int) -> RenderedChunk {
+        let chunk = RenderedChunk(start: start, count: count)
+        DispatchQueue.global().async {
+            DispatchQueue.concurrentPerform(iterations: count) { j in chunk.set(j, records(of: start + j)) }
+            chunk.done.signal()
+        }
+        return chunk
     }
 }

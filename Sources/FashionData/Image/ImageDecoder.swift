@@ -22,7 +22,8 @@ public struct ImageDecoder: Sendable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ImageError.unreadable(file: path, reason: Self.reason(of: error))
+            let missing = !FileManager.default.fileExists(atPath: path)
+            throw ImageError.unreadable(file: path, reason: missing ? "no such file" : Self.reason(of: error))
         }
         return try decode(data: data, name: path)
     }
