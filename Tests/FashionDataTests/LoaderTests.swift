@@ -189,6 +189,34 @@ final class LoaderTests: XCTestCase {
         }
     }
 
+    func testProductCropMatchesPIL() throws {
+        let n = 40, out = 16
+        var src = [UInt8](repeating: 255, count: n * n * 3)
+        for y in 2..<4 { for x in 2..<6 { for c in 0..<3 { src[(y * n + x) * 3 + c] = 170 } } }
+        for y in 7..<(n - 9) {
+            for x in 9..<(n - 5) {
+                let p = (y * n + x) * 3
+                src[p] = UInt8((200 - 3 * x) % 256); src[p + 1] = UInt8((120 + 2 * y) % 256); src[p + 2] = UInt8((x * y) % 256)
+            }
+        }
+        let json = try T.python("h5_crop_ref.py", [String(n), String(out)])
+        let pil = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: [Int]])
+        let bits = src.withUnsafeBufferPointer { ProductCrop.blackPixels($0.baseAddress!, size: n) }
+        XCTAssertEqual(bits.map(Int.init), pil["bits"])
+        let box = try XCTUnwrap(src.withUnsafeBufferPointer { ProductCrop.box($0.baseAddress!, size: n) })
+        XCTAssertEqual(box, ProductCrop.Box(x: 2, y: 2, width: 32, height: 28))
+        XCTAssertEqual([box.x, box.y, box.x + box.width, box.y + box.height], pil["box"])
+        var planar = [Float](repeating: 0, count: 3 * out * out)
+        let r = ImageResampler(inputSize: n, outputSize: out)
+        src.withUnsafeBufferPointer { s in planar.withUnsafeMutableBufferPointer { r.convert(s.baseAddress!, box: box, into: $0.baseAddress!) } }
+        let resized = try XCTUnwrap(pil["resized"])
+        var worst: Float = 0
+        for i in 0..<(out * out) { for c in 0..<3 { worst = max(worst, abs(planar[c * out * out + i] * 255 - Float(resized[i * 3 + c]))) } }
+        XCTAssertLessThanOrEqual(worst, 1.01)
+        let blank = [UInt8](repeating: 255, count: n * n * 3)
+        XCTAssertNil(blank.withUnsafeBufferPointer { ProductCrop.box($0.baseAddress!, size: n) })
+    }
+
     func testLoaderResizesToModelSize() throws {
         let b = try loader(try catalogFile(), imageSize: 16).batch(epoch: 0, index: 1)
         XCTAssertEqual(b.images.count, 6 * 3 * 16 * 16)

@@ -22,6 +22,8 @@ public struct LoaderConfig: Sendable {
     public var prefetch = 4
     /// Which text is the caption (MVLT: the description).
     public var caption: Caption = .description
+    /// Crop each image to its product before resizing, as MVLT's loader does (`ProductCrop`).
+    public var cropToProduct = false
     /// Rows to load (a split, see `ProductSplit`); nil = every row.
     public var rows: [Int]?
 
@@ -110,12 +112,14 @@ public final class FashionGenLoader: Sendable {
         var images = pool.take(count: rows.count * plane)
         var samples: [LoaderSample] = []
         var pixels = [UInt8](repeating: 0, count: file.imageBytes)
+        var scratch: [Float] = []
         for (i, row) in rows.enumerated() {
             try pixels.withUnsafeMutableBytes { try file.readImages(row ..< row + 1, into: $0) }
             pixels.withUnsafeBufferPointer { src in
                 images.withUnsafeMutableBufferPointer { dst in
                     // Both buffers are non-empty here (imageBytes > 0, rows non-empty).
-                    resampler.convert(src.baseAddress!, into: dst.baseAddress! + i * plane)
+                    let box = config.cropToProduct ? ProductCrop.box(src.baseAddress!, size: file.imageSize) : nil
+                    resampler.convert(src.baseAddress!, box: box, into: dst.baseAddress! + i * plane, scratch: &scratch)
                 }
             }
             var rng = SeededRNG(seed: config.seed &+ UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03,

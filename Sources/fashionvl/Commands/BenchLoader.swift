@@ -22,6 +22,8 @@ struct BenchLoader: ParsableCommand {
     var batches = 40
     @Option(help: "Warm-up batches, not measured.")
     var warmup = 2
+    @Flag(help: "Crop each image to its product first, as MVLT's loader does.")
+    var cropToProduct = false
 
     func validate() throws {
         guard imageSize > 0, threads > 0, batchSize > 0, batches > 0, warmup >= 0, textLength >= 2 else {
@@ -39,6 +41,7 @@ struct BenchLoader: ParsableCommand {
             config.textLength = textLength
             config.threads = threads
             config.prefetch = 2 * threads
+            config.cropToProduct = cropToProduct
             let loader = try FashionGenLoader(
                 file: file, config: config, tokenize: try WordPieceTokenizer.bertBaseUncased().captionTokenizer,
                 transforms: [ITMNegatives(), MLMMasking(), GridMask()])
@@ -63,7 +66,7 @@ struct BenchLoader: ParsableCommand {
             let result: [String: Any] = [
                 "bench": "loader", "file": path, "rows": file.count, "file_image_size": file.imageSize,
                 "image_size": imageSize, "threads": threads, "batch_size": batchSize, "text_length": textLength,
-                "batches": batches, "samples": samples, "seconds": (seconds * 1000).rounded() / 1000,
+                "batches": batches, "crop_to_product": cropToProduct, "samples": samples, "seconds": (seconds * 1000).rounded() / 1000,
                 "samples_per_s": (Double(samples) / seconds).rounded(),
                 "machine": ["cpus": ProcessInfo.processInfo.activeProcessorCount,
                             "os": ProcessInfo.processInfo.operatingSystemVersionString],
