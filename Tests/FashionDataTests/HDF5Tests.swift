@@ -144,6 +144,17 @@ final class HDF5Tests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
 
+    func testWriterIntoMissingFolderFailsCleanly() throws {
+        let path = try T.tempDir().appendingPathComponent("no/such/folder/out.h5").path
+        XCTAssertThrowsError(try FashionGenWriter(path: path, imageSize: 8)) { error in
+            guard case let .io(file, key, operation, _)? = error as? FashionGenError else { return XCTFail("\(error)") }
+            XCTAssertEqual(file, path)
+            XCTAssertEqual(key, "")
+            XCTAssertTrue(operation.hasPrefix("create "), operation)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
+
     // MARK: Bad files
 
     func testTruncatedFile() throws {

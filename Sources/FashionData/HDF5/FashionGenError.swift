@@ -18,7 +18,7 @@ public enum FashionGenError: Error, Equatable, CustomStringConvertible {
     case rowCountMismatch(file: String, key: String, expected: Int, actual: Int)
     /// A row index outside `0..<count`.
     case rowOutOfRange(file: String, row: Int, count: Int)
-    /// A read or write failed inside libhdf5.
+    /// A read or write failed inside libhdf5 (`key` empty when the file as a whole is at fault).
     case io(file: String, key: String, operation: String, detail: String)
     /// A record does not fit the file being written (image size, text encoding).
     case badRecord(file: String, key: String, row: Int, expected: String)
@@ -39,6 +39,7 @@ public enum FashionGenError: Error, Equatable, CustomStringConvertible {
             return "\(file): key '\(key)' has \(actual) rows, expected \(expected) (as input_image)"
         case let .rowOutOfRange(file, row, count): return "\(file): row \(row) out of range 0..<\(count)"
         case let .io(file, key, operation, detail):
+            if key.isEmpty { return "\(file): \(operation) failed (\(detail))" }
             return "\(file): \(operation) of key '\(key)' failed (\(detail))"
         case let .badRecord(file, key, row, expected): return "\(file): row \(row), key '\(key)': expected \(expected)"
         case let .writerClosed(file): return "\(file): writer already finished or cancelled"

@@ -88,21 +88,31 @@ public final class FashionGenFile: @unchecked Sendable {
             throw FashionGenError.badDtype(file: path, key: key, expected: "a text key", actual: keys[key]?.dtype ?? "none")
         }
         let width = info.elementSize
-        var bytes = [UInt8](repeating: 0, count: max(rows.count * width, 1))
-        try bytes.withUnsafeMutableBytes { buf in
-            let memType = try HDF5.locked { () throws -> hid_t in
-                let t = H5Tcopy(fvl_h5t_c_s1())
-                guard t >= 0, H5Tset_size(t, width) >= 0, H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 else {
-                    throw FashionGenError.io(file: path, key: key, operation: "read", detail: HDF5.errorDetail())
-                }
-                return t
+        let memType = try HDF5.locked { () throws -> hid_t in
+            let t = H5Tcopy(fvl_h5t_c_s1())
+            guard t >= 0, H5Tset_size(t, width) >= 0, H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 else {
+                throw FashionGenError.io(file: path, key: key, operation: "read", detail: HDF5.errorDetail())
             }
-            defer { _ = HDF5.locked { H5Tclose(memType) } }
-            try read(key, rows, memType: memType, into: buf.baseAddress!)  // non-empty by construction
+            return t
         }
-        return bytes.withUnsafeBufferPointer { all in
-            (0 ..< rows.count).map { i in Latin1.decode(UnsafeBufferPointer(rebasing: all[i * width ..< (i + 1) * width])) }
+        defer { _ = HDF5.locked { H5Tclose(memType) } }
+        // Blocks of rows, so a whole column of long descriptions never sits in memory as raw bytes.
+        let block = max(1, min(rows.count, (16 << 20) / max(width, 1)))
+        var bytes = [UInt8](repeating: 0, count: block * width)
+        var out: [String] = []
+        out.reserveCapacity(rows.count)
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let n = min(block, rows.upperBound - start)
+            try bytes.withUnsafeMutableBytes { buf in
+                try read(key, start ..< start + n, memType: memType, into: buf.baseAddress!)  // non-empty: block ≥ 1
+            }
+            bytes.withUnsafeBufferPointer { all in
+                for i in 0..<n { out.append(Latin1.decode(UnsafeBufferPointer(rebasing: all[i * width ..< (i + 1) * width]))) }
+            }
+            start += n
         }
+        return out
     }
 
     /// A numeric key for `rows` (all when nil) converted to Int64 by libhdf5 (floats are truncated).

@@ -39,7 +39,9 @@ public final class FashionGenWriter {
             defer { H5Pclose(fcpl) }
             H5Pset_obj_track_times(fcpl, false)
             file = H5Fcreate(tempPath, fvl_h5f_acc_trunc(), fcpl, fvl_h5p_default())
-            guard file >= 0 else { throw failure("create", FashionGenSchema.image) }
+            guard file >= 0 else {
+                throw FashionGenError.io(file: path, key: "", operation: "create \(tempPath)", detail: HDF5.errorDetail())
+            }
             let s = hsize_t(imageSize)
             let chunk: [hsize_t] = [1, s, s, 3]
             images = try createDataset(FashionGenSchema.image, type: fvl_h5t_std_u8le(), dims: [0, s, s, 3],
@@ -113,10 +115,10 @@ public final class FashionGenWriter {
                 images = -1
                 let closedFile = H5Fclose(file)
                 file = -1
-                guard closedImages >= 0, closedFile >= 0 else { throw failure("close", FashionGenSchema.image) }
+                guard closedImages >= 0, closedFile >= 0 else { throw failure("close", "") }
             }
             guard rename(tempPath, path) == 0 else {
-                throw FashionGenError.io(file: path, key: FashionGenSchema.image, operation: "rename",
+                throw FashionGenError.io(file: path, key: "", operation: "rename",
                                          detail: String(cString: strerror(errno)))
             }
             open = false
