@@ -69,6 +69,39 @@ final class LoaderTests: XCTestCase {
         XCTAssertNotEqual(a.flatMap(\.rows), otherSeed.flatMap(\.rows))
     }
 
+    func testRecycledBuffersGiveTheSameBatches() throws {
+        let file = try catalogFile()
+        let plain = try all(loader(file), epoch: 1)
+        let l = try loader(file)
+        let e = l.epoch(1)
+        var recycled: [[Int64]] = []
+        while let b = try e.next() {
+            recycled += fingerprint([b])
+            l.recycle(b)
+        }
+        XCTAssertEqual(recycled, fingerprint(plain))
+    }
+
+    func testCropToProductIsApplied() throws {
+        let file = try catalogFile()
+        var config = LoaderConfig()
+        config.batchSize = 4
+        config.imageSize = 8
+        config.shuffle = false
+        config.cropToProduct = true
+        let cropped = try FashionGenLoader(file: file, config: config, tokenize: Self.tokenize).batch(epoch: 0, index: 0)
+        config.cropToProduct = false
+        let whole = try FashionGenLoader(file: file, config: config, tokenize: Self.tokenize).batch(epoch: 0, index: 0)
+        var expected = [Float](repeating: 0, count: 3 * 64)
+        var pixels = T.fixturePixels(row: 2, size: 8)
+        let box = try XCTUnwrap(pixels.withUnsafeMutableBufferPointer { ProductCrop.box($0.baseAddress!, size: 8) })
+        pixels.withUnsafeBufferPointer { src in expected.withUnsafeMutableBufferPointer {
+            ImageResampler(inputSize: 8, outputSize: 8).convert(src.baseAddress!, box: box, into: $0.baseAddress!)
+        } }
+        XCTAssertEqual(Array(cropped.images[2 * 192 ..< 3 * 192]), expected)
+        XCTAssertNotEqual(cropped.images, whole.images)
+    }
+
     func testEveryRowOncePerEpochAndLayout() throws {
         let file = try catalogFile()
         let l = try loader(file)
