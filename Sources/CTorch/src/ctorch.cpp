@@ -11,6 +11,7 @@
 #include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
 #endif
 
 #include <cmath>
@@ -269,7 +270,8 @@ int ctorch_cuda_memory_stats(int device, int64_t *allocated, int64_t *reserved, 
     CTORCH_NEEDS_CUDA("cuda_memory_stats");
 #ifdef CTORCH_WITH_CUDA
     auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats((c10::DeviceIndex)device);
-    const auto all = static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE);
+    // StatType::AGGREGATE is index 0 (the enum moved from c10::cuda to c10::CachingDeviceAllocator in 2.x)
+    const size_t all = 0;
     *allocated = stats.allocated_bytes[all].current;
     *reserved = stats.reserved_bytes[all].current;
     *peak = stats.allocated_bytes[all].peak;
