@@ -6,8 +6,8 @@ struct Bench: AsyncParsableCommand {
         abstract: "Benchmarks; each prints one JSON line.",
         subcommands: [
             BenchTorchStep.self,
-            BenchLoader.self,
             BenchTokenizer.self,
+            BenchLoader.self,
         ]
     )
 }
