@@ -7,6 +7,16 @@ public enum Torch {
     public static var numThreads: Int { Int(ctorch_get_num_threads()) }
     /// Seeds libtorch's default generators (prefer explicit `Generator`s).
     public static func manualSeed(_ seed: UInt64) { ctorch_manual_seed(seed) }
+    /// State of libtorch's default CPU generator (dropout and ops called without a generator), for checkpoints.
+    public static func defaultGeneratorState() throws -> [UInt8] {
+        try Tensor.make("default_generator_get_state") { ctorch_default_generator_get_state($0) }.toArray(UInt8.self)
+    }
+
+    public static func setDefaultGeneratorState(_ bytes: [UInt8]) throws {
+        let t = try Tensor(bytes)
+        try Tensor.check("default_generator_set_state", ctorch_default_generator_set_state(t.handle))
+    }
+
     /// The libtorch version the shim was compiled against, e.g. "1.13.1".
     public static var version: String { String(cString: ctorch_torch_version()) }
     public static var builtWithCUDA: Bool { ctorch_built_with_cuda() != 0 }

@@ -143,6 +143,14 @@ final class OpParityTests: XCTestCase {
         XCTAssertEqual(try Tensor.rand([4], generator: gen).toArray(Float.self), first)
     }
 
+    func testDefaultGeneratorStateRoundTrip() throws {
+        Torch.manualSeed(11)
+        let state = try Torch.defaultGeneratorState()
+        let a = try Tensor.ones([64]).dropout(p: 0.5, training: true).toArray(Float.self)
+        try Torch.setDefaultGeneratorState(state)
+        XCTAssertEqual(try Tensor.ones([64]).dropout(p: 0.5, training: true).toArray(Float.self), a)
+    }
+
     func testGradients() throws {
         func leaf(_ n: String) throws -> Tensor { try i(n).clone().requiresGrad(true) }
         let a = try leaf("a"), w = try leaf("w35"), b = try leaf("bias3"), lw = try leaf("ln_w"), lb = try leaf("ln_b")

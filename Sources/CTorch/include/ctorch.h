@@ -91,6 +91,9 @@ void ctorch_clear_autocast_cache(void);
 /* generators (explicit, seeded RNG streams) */
 int ctorch_generator_new(ctorch_generator *out, uint64_t seed, int device);
 void ctorch_generator_free(ctorch_generator g);
+/* the default CPU generator (used by dropout and ops called without a generator) */
+int ctorch_default_generator_get_state(ctorch_tensor *out);
+int ctorch_default_generator_set_state(ctorch_tensor state);
 /* state as a uint8 tensor, for checkpoints */
 int ctorch_generator_get_state(ctorch_tensor *out, ctorch_generator g);
 int ctorch_generator_set_state(ctorch_generator g, ctorch_tensor state);

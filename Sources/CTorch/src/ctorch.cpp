@@ -332,6 +332,22 @@ int ctorch_generator_new(ctorch_generator *out, uint64_t seed, int device) {
 
 void ctorch_generator_free(ctorch_generator g) { delete g; }
 
+int ctorch_default_generator_get_state(ctorch_tensor *out) {
+    CTORCH_TRY
+    at::Generator g = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(g.mutex());
+    *out = wrap(g.get_state());
+    CTORCH_END
+}
+
+int ctorch_default_generator_set_state(ctorch_tensor state) {
+    CTORCH_TRY
+    at::Generator g = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(g.mutex());
+    g.set_state(state->t);
+    CTORCH_END
+}
+
 int ctorch_generator_get_state(ctorch_tensor *out, ctorch_generator g) {
     CTORCH_TRY
     std::lock_guard<std::mutex> lock(g->g.mutex());
