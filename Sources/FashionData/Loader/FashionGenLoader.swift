@@ -140,8 +140,9 @@ public final class FashionGenLoader: Sendable {
         if let mask = batch.imageMask { pool.give(mask) }
     }
 
-    /// Starts background threads that assemble the batches of `epoch` in order.
-    public func epoch(_ epoch: Int) -> LoaderEpoch { LoaderEpoch(loader: self, epoch: epoch) }
+    /// Starts background threads that assemble the batches of `epoch` in order, from batch `start` on
+    /// (a resumed run continues mid-epoch with exactly the batches it would have seen).
+    public func epoch(_ epoch: Int, start: Int = 0) -> LoaderEpoch { LoaderEpoch(loader: self, epoch: epoch, start: start) }
 
     private func assemble(rows: [Int], images: [Float], samples: [LoaderSample]) -> HostBatch {
         let b = rows.count, l = config.textLength, s = config.imageSize

@@ -8,16 +8,16 @@ public final class LoaderEpoch {
     public let count: Int
     private let state: State
 
-    init(loader: FashionGenLoader, epoch: Int) {
+    init(loader: FashionGenLoader, epoch: Int, start: Int = 0) {
         self.epoch = epoch
         count = loader.batchesPerEpoch
         let order = loader.order(epoch: epoch)
         let threads = max(1, min(loader.config.threads, count))
-        let state = State(window: max(loader.config.prefetch, threads))
+        let state = State(window: max(loader.config.prefetch, threads), start: start)
         self.state = state
         for w in 0..<threads {
             let thread = Thread { [count] in
-                for index in stride(from: w, to: count, by: threads) {
+                for index in stride(from: start + w, to: count, by: threads) {
                     guard state.waitForRoom(index) else { return }
                     let result = Result { try loader.batch(epoch: epoch, index: index, order: order) }
                     state.put(index, result)
@@ -43,7 +43,10 @@ public final class LoaderEpoch {
         private var cancelled = false
         private let window: Int
 
-        init(window: Int) { self.window = window }
+        init(window: Int, start: Int) {
+            self.window = window
+            nextIndex = start
+        }
 
         /// Blocks until batch `index` is within the prefetch window; false once cancelled.
         func waitForRoom(_ index: Int) -> Bool {

@@ -1,0 +1,165 @@
+import FashionData
+import Foundation
+import Torch
+
+/// Settings of the optimisation loop (model-independent).
+public struct TrainOptions: Codable, Sendable {
+    public var steps: Int
+    public var batchSize: Int
+    /// Peak learning rate after warm-up; cosine decay to `minLR` at the last step.
+    public var lr: Double
+    public var minLR: Double
+    public var warmupSteps: Int
+    public var warmupStartLR: Double
+    public var weightDecay: Double
+    /// Global gradient-norm clipping; nil = off.
+    public var clipNorm: Double?
+    public var seed: UInt64
+    public var threads: Int
+    public var device: String
+    public var logEvery: Int
+    public var checkpointEvery: Int
+    public var evalEvery: Int
+
+    public init(steps: Int, batchSize: Int, lr: Double, minLR: Double = 1e-5, warmupSteps: Int, warmupStartLR: Double = 1e-6,
+                weightDecay: Double = 0.01, clipNorm: Double? = 1.0, seed: UInt64 = 0, threads: Int = 2, device: String = "cpu",
+                logEvery: Int = 10, checkpointEvery: Int = 100, evalEvery: Int = 0) {
+        self.steps = steps
+        self.batchSize = batchSize
+        self.lr = lr
+        self.minLR = minLR
+        self.warmupSteps = warmupSteps
+        self.warmupStartLR = warmupStartLR
+        self.weightDecay = weightDecay
+        self.clipNorm = clipNorm
+        self.seed = seed
+        self.threads = threads
+        self.device = device
+        self.logEvery = logEvery
+        self.checkpointEvery = checkpointEvery
+        self.evalEvery = evalEvery
+    }
+
+    public var schedule: WarmupCosineSchedule {
+        WarmupCosineSchedule(baseLR: lr, minLR: minLR, warmupSteps: warmupSteps, totalSteps: steps, warmupStartLR: warmupStartLR)
+    }
+}
+
+/// The named events of the loop; observers (metrics, progress, evaluation) hook into them.
+public struct TrainStepResult {
+    public var step: Int
+    /// Loss terms and metrics of the step, e.g. "total", "mir", "itm", "mlm", "itm_acc".
+    public var values: [String: Double]
+    public var lr: Double
+    public var gradNorm: Double
+}
+
+/// A readable training loop: batches from a loader, a model-specific step that returns the losses, AdamW with
+/// warm-up + cosine, clipping, JSONL metrics, atomic checkpoints and exact resume.
+public final class Trainer {
+    public let runFolder: String
+    public let model: Module
+    public let optimizer: AdamW
+    public let options: TrainOptions
+    public let loader: FashionGenLoader
+    public let device: Device
+    /// Forward pass and losses of one batch; must return a scalar "total" tensor plus any other values.
+    public let lossFn: (DeviceBatch, Int) throws -> [String: Tensor]
+    /// Optional held-out evaluation, run every `evalEvery` steps and at the end.
+    public var evaluate: ((Int) throws -> [String: Double])?
+    public var onStep: ((TrainStepResult) -> Void)?
+    let store: CheckpointStore
+
+    public init(runFolder: String, model: Module, optimizer: AdamW, options: TrainOptions, loader: FashionGenLoader,
+                device: Device, lossFn: @escaping (DeviceBatch, Int) throws -> [String: Tensor]) {
+        self.runFolder = runFolder
+        self.model = model
+        self.optimizer = optimizer
+        self.options = options
+        self.loader = loader
+        self.device = device
+        self.lossFn = lossFn
+        store = CheckpointStore(run: runFolder)
+    }
+
+    /// Trains to `options.steps`; with `resume`, continues from the run's last complete checkpoint.
+    @discardableResult
+    public func run(resume: Bool) throws -> [String: Double] {
+        var state = TrainerState.fresh()
+        if resume, let saved = try store.latest() {
+            try store.restore(saved, model: model, optimizer: optimizer)
+            state = saved
+            FileHandle.standardError.write(Data("resuming from step \(saved.step) (\(saved.weights))\n".utf8))
+        }
+        let metrics = try MetricsLog(path: runFolder + "/metrics.jsonl", truncateAfterStep: resume ? state.step : nil)
+        let progress = Progress(total: options.steps, label: "pretrain")
+        let schedule = options.schedule
+        var epochIter: LoaderEpoch?
+        var window: (start: Date, samples: Int) = (Date(), 0)
+        var last: [String: Double] = [:]
+        let samplesAtStart = state.samplesSeen
+        let runStart = Date().addingTimeInterval(-state.elapsed)
+        var lastCheckpoint: String? = state.weights.isEmpty ? nil : state.weights
+        model.train()
+        while state.step < options.steps {
+            if epochIter == nil { epochIter = loader.epoch(state.epoch, start: state.batchInEpoch) }
+            guard let host = try epochIter?.next() else {
+                (state.epoch, state.batchInEpoch, epochIter) = (state.epoch + 1, 0, nil)
+                continue
+            }
+            let batch = try DeviceBatch(host, device: device)
+            loader.recycle(host)
+            let lr = schedule.lr(at: state.step)
+            optimizer.lr = lr
+            let out = try lossFn(batch, state.step)
+            guard let total = out["total"] else { throw TrainError.badArgument("the loss function returned no 'total'") }
+            var values: [String: Double] = [:]
+            for (k, v) in out { values[k] = try v.item() }
+            for (k, v) in values where !v.isFinite {
+                throw TrainError.nonFinite(step: state.step, what: k == "total" ? "the total loss" : k,
+                                           checkpoint: lastCheckpoint.map { runFolder + "/" + $0 })
+            }
+            try total.backward()
+            let gradNorm = try options.clipNorm.map { try clipGradNorm(model.parameters(), maxNorm: $0) } ?? .nan
+            try optimizer.step()
+            try optimizer.zeroGrad()
+            state.step += 1
+            state.batchInEpoch += 1
+            state.samplesSeen += batch.batchSize
+            window.samples += batch.batchSize
+            last = values
+            let result = TrainStepResult(step: state.step, values: values, lr: lr, gradNorm: gradNorm)
+            onStep?(result)
+            if state.step % options.logEvery == 0 || state.step == options.steps || state.step == 1 {
+                let now = Date()
+                var record: [String: Any] = values.mapValues { $0 as Any }
+                record["step"] = state.step
+                record["epoch"] = state.epoch
+                record["lr"] = lr
+                record["grad_norm"] = gradNorm
+                record["samples_per_s"] = Double(window.samples) / max(now.timeIntervalSince(window.start), 1e-9)
+                record["elapsed"] = now.timeIntervalSince(runStart)
+                if case .cuda = device, let mem = try? CUDA.memoryStats() {
+                    record["cuda_allocated_bytes"] = mem.allocatedBytes
+                    record["cuda_peak_bytes"] = mem.peakAllocatedBytes
+                }
+                try metrics.write(record)
+                window = (now, 0)
+            }
+            if let evaluate, options.evalEvery > 0, state.step % options.evalEvery == 0 || state.step == options.steps {
+                var record: [String: Any] = try evaluate(state.step).mapValues { $0 as Any }
+                record["step"] = state.step
+                try metrics.write(record)
+                model.train()
+            }
+            if state.step % options.checkpointEvery == 0 || state.step == options.steps {
+                state.elapsed = Date().timeIntervalSince(runStart)
+                state = try store.save(model: model, optimizer: optimizer, state: state)
+                lastCheckpoint = state.weights
+            }
+            let shown = ["total", "mlm", "itm", "mir", "itm_acc"].compactMap { k in values[k].map { (k, $0) } }
+            progress.update(state.step, items: state.samplesSeen - samplesAtStart, values: shown)
+        }
+        return last
+    }
+}
