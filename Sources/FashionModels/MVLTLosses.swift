@@ -1,0 +1,71 @@
+// MVLT's pretraining objective (spec §5, §12): total = 1·L_mlm + 1·L_itm + 10·L_mir from one forward.
+import Torch
+
+/// Which terms enter the total, and their weights (defaults: the code's and the paper's w3 = 1, w2 = 1, w1 = 10).
+public struct MVLTLossTerms: Sendable, Equatable {
+    public var mlm = true, itm = true, mir = true, category = true
+    public var mlmWeight = 1.0, itmWeight = 1.0, mirWeight = 10.0, categoryWeight = 1.0
+
+    public init(mlm: Bool = true, itm: Bool = true, mir: Bool = true, category: Bool = true) {
+        self.mlm = mlm; self.itm = itm; self.mir = mir; self.category = category
+    }
+}
+
+/// 0-d tensors; a term is nil when it is switched off or its head/labels are absent.
+public struct MVLTLosses {
+    public var mir: Tensor?
+    public var itm: Tensor?
+    public var mlm: Tensor?
+    public var supCategory: Tensor?
+    public var subCategory: Tensor?
+    /// Weighted sum of the present terms (the tensor to call `backward()` on).
+    public var total: Tensor
+    /// Share of samples whose ITM argmax equals the label (no gradient).
+    public var itmAccuracy: Tensor?
+}
+
+extension MVLT {
+    /// The losses of `output` against the labels:
+    ///  - mir = SmoothL1(out, clean image, β 1, mean over all B·3·S·S values) (also on clean-input steps),
+    ///  - itm = CE(itm logits (B, 2), itm labels (B)),
+    ///  - mlm = CE(mlm logits over B·L, labels (B, L), ignore −100, mean over labelled tokens),
+    ///  - category = CE(48) + CE(122) when the category head and labels are given,
+    ///  - total = mlm + itm + 10·mir (+ category), summed in that order.
+    public static func losses(_ output: MVLTOutput, cleanImage: Tensor?, mlmLabels: Tensor?, itmLabels: Tensor?,
+                              categoryLabels: (sup: Tensor, sub: Tensor)? = nil,
+                              terms: MVLTLossTerms = MVLTLossTerms()) throws -> MVLTLosses {
+        var mlm: Tensor?, itm: Tensor?, mir: Tensor?, sup: Tensor?, sub: Tensor?, accuracy: Tensor?
+        if terms.mlm, let logits = output.mlm, let labels = mlmLabels {
+            let v = logits.size(-1)
+            mlm = try logits.reshape([-1, v]).crossEntropy(target: labels.reshape([-1]), ignoreIndex: -100)
+        }
+        if let logits = output.itm, let labels = itmLabels {
+            let flat = try labels.reshape([-1])
+            if terms.itm { itm = try logits.reshape([-1, 2]).crossEntropy(target: flat) }
+            accuracy = try Torch.noGrad { try logits.argmax(dim: -1).eq(flat).to(dtype: .float32).mean() }
+        }
+        if terms.mir, let image = output.mir, let target = cleanImage {
+            mir = try image.smoothL1Loss(target: target, beta: 1)
+        }
+        if terms.category, let s = output.supCategory, let u = output.subCategory, let labels = categoryLabels {
+            sup = try s.crossEntropy(target: labels.sup.reshape([-1]))
+            sub = try u.crossEntropy(target: labels.sub.reshape([-1]))
+        }
+        var total: Tensor?
+        func add(_ t: Tensor?, _ w: Double) throws {
+            guard let t else { return }
+            let term = w == 1 ? t : try t.mul(w)
+            total = try total.map { try $0 + term } ?? term
+        }
+        try add(mlm, terms.mlmWeight)
+        try add(itm, terms.itmWeight)
+        try add(mir, terms.mirWeight)
+        try add(sup, terms.categoryWeight)
+        try add(sub, terms.categoryWeight)
+        guard let total else {
+            throw ModelError.input("MVLT.losses: no loss term is enabled with its head output and labels")
+        }
+        return MVLTLosses(mir: mir, itm: itm, mlm: mlm, supCategory: sup, subCategory: sub, total: total,
+                          itmAccuracy: accuracy)
+    }
+}

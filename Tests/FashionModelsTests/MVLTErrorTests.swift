@@ -1,0 +1,135 @@
+import FashionModels
+import Foundation
+import Torch
+import XCTest
+
+/// Bad configs and bad weights throw errors that name the field, file and keys.
+final class MVLTErrorTests: XCTestCase {
+    func testUnknownConfigNameListsKnownNames() {
+        XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: "mvlt-huge")) { e in
+            XCTAssertEqual(e as? ModelError, .unknownConfig(name: "mvlt-huge", known: ["mvlt-tiny", "mvlt-demo"]))
+            XCTAssertTrue("\(e)".contains("mvlt-tiny, mvlt-demo"))
+        }
+    }
+
+    func testJSONFile() throws {
+        let dir = try Reference.tempDir("cfg")
+        func write(_ json: String) throws -> String {
+            let p = dir + "/c\(UInt32.random(in: 0...UInt32.max)).json"
+            try json.write(toFile: p, atomically: true, encoding: .utf8)
+            return p
+        }
+        // Partial JSON keeps the defaults.
+        let ok = try MVLTConfig.load(nameOrPath: write(#"{"image_size": 128, "heads": {"mir": false}}"#))
+        XCTAssertEqual(ok.imageSize, 128)
+        XCTAssertFalse(ok.heads.mir)
+        XCTAssertEqual(ok.embedDims, [64, 128, 320, 512])
+
+        let wrongType = try write(#"{"image_size": "big"}"#)
+        XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: wrongType)) { e in
+            guard case let .configFile(path, field, _)? = e as? ModelError else { return XCTFail("\(e)") }
+            XCTAssertEqual(path, wrongType)
+            XCTAssertEqual(field, "image_size")
+        }
+        let wrongElement = try write(#"{"embed_dims": [64, 128, "x", 512]}"#)
+        XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: wrongElement)) { e in
+            guard case let .configFile(_, field, _)? = e as? ModelError else { return XCTFail("\(e)") }
+            XCTAssertEqual(field, "embed_dims[2]")
+        }
+        let badEnum = try write(#"{"token_order": "sideways"}"#)
+        XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: badEnum)) { e in
+            guard case let .configFile(_, field, _)? = e as? ModelError else { return XCTFail("\(e)") }
+            XCTAssertEqual(field, "token_order")
+        }
+        let negative = try write(#"{"text_length": -4}"#)
+        XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: negative)) { e in
+            XCTAssertEqual(e as? ModelError, .configFile(path: negative, field: "text_length", reason: "must be positive, got -4"))
+        }
+        XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: dir + "/absent.json")) { e in
+            guard case let .configFile(path, nil, _)? = e as? ModelError else { return XCTFail("\(e)") }
+            XCTAssertTrue(path.hasSuffix("absent.json"))
+        }
+    }
+
+    func testValidation() {
+        func field(_ edit: (inout MVLTConfig) -> Void) -> String? {
+            var c = MVLTConfig.tiny
+            edit(&c)
+            do { try c.validate(); return nil } catch let ModelError.invalidConfig(f, _) { return f } catch { return "\(error)" }
+        }
+        XCTAssertNil(field { _ in })
+        XCTAssertEqual(field { $0.imageSize = 100 }, "image_size")
+        XCTAssertEqual(field { $0.imageSize = -32 }, "image_size")
+        XCTAssertEqual(field { $0.vocabSize = 0 }, "vocab_size")
+        XCTAssertEqual(field { $0.embedDims = [64, 128, 320] }, "embed_dims")
+        XCTAssertEqual(field { $0.depths = [2, -1, 2, 2] }, "depths")
+        XCTAssertEqual(field { $0.numHeads = [1, 3, 5, 8] }, "num_heads")
+        XCTAssertEqual(field { $0.textLength = 600 }, "text_length")
+        XCTAssertEqual(field { $0.dropPathRate = 1.5 }, "drop_path_rate")
+        XCTAssertThrowsError(try MVLT({ var c = MVLTConfig.tiny; c.imageSize = 100; return c }()))
+    }
+
+    func testBadInputs() throws {
+        var c = try ModelRegistry.config(named: "mvlt-demo")
+        c.imageSize = 64; c.textLength = 8
+        let model = try MVLT(c)
+        XCTAssertThrowsError(try model(image: Tensor.rand([1, 3, 100, 100]), inputIds: Tensor.zeros([1, 8], dtype: .int64)))
+        XCTAssertThrowsError(try model(image: Tensor.rand([1, 3, 64, 64]), inputIds: Tensor.zeros([1, 9], dtype: .int64)))
+        XCTAssertThrowsError(try model(image: Tensor.rand([1, 3, 64, 64]), inputIds: Tensor.zeros([1, 8]))) { e in
+            XCTAssertTrue("\(e)".contains("int64"))
+        }
+    }
+
+    /// Weights with a missing key / a mis-shaped key / an unexpected key / an untied decoder → errors naming
+    /// the file and the keys; `module.` prefixes are stripped; the optional keys may be absent.
+    func testWeightsErrors() throws {
+        let (dir, _) = try MVLTParityTests.small.get()
+        let path = dir + "/weights.safetensors"
+        let original = try SafeTensors.load(path).tensors
+        let model = try MVLT.fromWeights(path: path, imageSize: 64)
+
+        func check(_ name: String, _ edit: (inout [String: Tensor]) throws -> Void,
+                   _ verify: (ModelError) -> Void) throws {
+            var w = original
+            try edit(&w)
+            let p = dir + "/\(name).safetensors"
+            try SafeTensors.save(w.sorted { $0.key < $1.key }, to: p)
+            XCTAssertThrowsError(try model.load(weightsPath: p), name) { e in
+                guard let me = e as? ModelError else { return XCTFail("\(name): \(e)") }
+                XCTAssertTrue("\(me)".hasPrefix(p), "\(name): \(me)")
+                verify(me)
+            }
+        }
+        try check("missing", { $0["block2.1.attn.kv.bias"] = nil }) {
+            XCTAssertEqual($0, .weights(path: dir + "/missing.safetensors", missing: ["block2.1.attn.kv.bias"], unexpected: [], mismatched: []))
+        }
+        try check("misshaped", { $0["block3.0.mlp.fc1.weight"] = try Tensor.zeros([7, 320]) }) {
+            guard case let .weights(_, [], [], mismatched) = $0 else { return XCTFail("\($0)") }
+            XCTAssertEqual(mismatched.count, 1)
+            XCTAssertTrue(mismatched[0].hasPrefix("block3.0.mlp.fc1.weight"), mismatched[0])
+        }
+        try check("unexpected", { $0["block9.0.norm1.weight"] = try Tensor.zeros([4]) }) {
+            guard case .weights(_, [], ["block9.0.norm1.weight"], []) = $0 else { return XCTFail("\($0)") }
+        }
+        try check("untied", { $0[MVLT.decoderKey] = try $0[MVLT.wordKey]!.add(1) }) {
+            guard case .badWeights = $0 else { return XCTFail("\($0)") }
+        }
+        // A failed load changes nothing.
+        XCTAssertEqual(try model.block2[1].attn.kv.bias!.eq(original["block2.1.attn.kv.bias"]!).all().itemInt(), 1)
+
+        // Optional keys absent and a DDP prefix: loads.
+        var w = original
+        w[MVLT.decoderKey] = nil
+        w["text_embeddings.position_ids"] = nil
+        let prefixed = Dictionary(uniqueKeysWithValues: w.map { ("module." + $0.key, $0.value) })
+        try model.load(weights: prefixed, source: "prefixed")
+        XCTAssertTrue(model.mlm_head!.mlm_decoder.weight === model.text_embeddings.word_embeddings.weight)
+
+        // Not a safetensors file at all: one error naming the file.
+        let junk = dir + "/junk.safetensors"
+        try Data("not safetensors".utf8).write(to: URL(fileURLWithPath: junk))
+        XCTAssertThrowsError(try MVLT.fromWeights(path: junk, imageSize: 64)) { e in
+            XCTAssertTrue("\(e)".contains(junk), "\(e)")
+        }
+    }
+}
