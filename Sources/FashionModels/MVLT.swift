@@ -299,7 +299,7 @@ extension MVLT {
     public func load(weightsPath: String) throws {
         let tensors: [String: Tensor]
         do { tensors = try SafeTensors.load(weightsPath).tensors } catch let e as TorchError {
-            throw ModelError.badWeights(path: weightsPath, reason: e.description)
+            throw ModelError.badWeights(path: weightsPath, reason: e.reasonWithoutPath)
         }
         try load(weights: tensors, source: weightsPath)
     }
@@ -325,7 +325,7 @@ extension MVLT {
     public static func fromWeights(path: String, imageSize: Int, base: MVLTConfig = .tiny) throws -> MVLT {
         let tensors: [String: Tensor]
         do { tensors = try SafeTensors.load(path).tensors } catch let e as TorchError {
-            throw ModelError.badWeights(path: path, reason: e.description)
+            throw ModelError.badWeights(path: path, reason: e.reasonWithoutPath)
         }
         let w = sanitize(tensors)
         let config = try MVLTConfig.inferred(fromWeights: w, imageSize: imageSize, base: base, source: path)
@@ -371,5 +371,13 @@ extension MVLTConfig {
             throw ModelError.configFile(path: source, field: field, reason: reason)
         }
         return c
+    }
+}
+
+extension TorchError {
+    /// The message without the path prefix that `.file` errors carry (the caller names the file itself).
+    var reasonWithoutPath: String {
+        if case let .file(_, reason) = self { return reason }
+        return description
     }
 }

@@ -7,6 +7,7 @@ struct FashionVL: AsyncParsableCommand {
         abstract: "Fashion vision-language models (MVLT, Kaleido-BERT, SyncMask) in Swift over libtorch.",
         subcommands: [
             Bench.self,
+            DebugStep.self,
             Synth.self,
             Import.self,
             Inspect.self,

@@ -8,6 +8,7 @@ struct Bench: AsyncParsableCommand {
             BenchTorchStep.self,
             BenchTokenizer.self,
             BenchLoader.self,
+            BenchMVLT.self,
         ]
     )
 }
