@@ -11,6 +11,7 @@ struct FashionVL: AsyncParsableCommand {
             Synth.self,
             Import.self,
             Inspect.self,
+            Report.self,
             Tokenize.self,
         ]
     )
