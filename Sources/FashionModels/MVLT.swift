@@ -242,11 +242,16 @@ public final class MVLT: Module {
 
     /// The configured heads on the stage outputs of `features`: MLM on all stage-4 text tokens, ITM and
     /// category on [CLS] (text position 0), MIR on the stage 2–4 maps.
-    public func heads(maps: [Tensor], texts: [Tensor]) throws -> MVLTOutput {
+    /// `mlmRows`: compute MLM logits only for these rows of the flattened (B·L) tokens, giving (rows, vocab)
+    /// (the training path: the loss ignores unlabelled positions); nil = every position, (B, L, vocab).
+    public func heads(maps: [Tensor], texts: [Tensor], mlmRows: Tensor? = nil, mlm: Bool = true) throws -> MVLTOutput {
         let t = texts[3]
         let cls = try t.select(dim: 1, index: 0)   // [CLS]
         var out = MVLTOutput()
-        if let mlm_head, let mlm_head_embed { out.mlm = try mlm_head(mlm_head_embed(t)) }
+        if mlm, let mlm_head, let mlm_head_embed {
+            let tokens = try mlmRows.map { try t.reshape([-1, t.size(2)]).indexSelect(dim: 0, index: $0) } ?? t
+            out.mlm = try mlm_head(mlm_head_embed(tokens))
+        }
         if let itm_head, let itm_head_embed { out.itm = try itm_head(itm_head_embed(cls)) }
         if let sup_cls_head, let sup_cls_head_embed, let sub_cls_head, let sub_cls_head_embed {
             out.supCategory = try sup_cls_head(sup_cls_head_embed(cls))

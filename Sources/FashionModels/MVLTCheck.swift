@@ -27,7 +27,8 @@ extension MVLT {
     /// Runs spec §12 on `batch` (image, mask, input_ids, mlm_labels, itm_labels as mvlt_parity.py writes them):
     /// input = image.maskedFill(mask > 0.5, 1e-6) (the clean image when `masked` is false), the model's
     /// current mode, losses, `total.backward()`, gradient norms. Existing gradients are cleared first.
-    public func checkStep(batch: [String: Tensor], masked: Bool = true) throws -> MVLTStepReport {
+    /// `fullMLMLogits` false computes the MLM head on labelled positions only (the training path).
+    public func checkStep(batch: [String: Tensor], masked: Bool = true, fullMLMLogits: Bool = true) throws -> MVLTStepReport {
         func get(_ key: String) throws -> Tensor {
             guard let t = batch[key] else { throw ModelError.input("batch has no '\(key)' tensor") }
             return t
@@ -38,9 +39,15 @@ extension MVLT {
         for p in parameters() { try p.setGrad(nil) }
 
         var stats: [[Double]] = []
-        let (maps, texts) = try features(image: input, inputIds: ids) { stats.append([$0, $1]) }
-        let output = try heads(maps: maps, texts: texts)
-        let l = try MVLT.losses(output, cleanImage: image, mlmLabels: batch["mlm_labels"], itmLabels: batch["itm_labels"])
+        let l: MVLTLosses
+        if fullMLMLogits {
+            let (maps, texts) = try features(image: input, inputIds: ids) { stats.append([$0, $1]) }
+            let output = try heads(maps: maps, texts: texts)
+            l = try MVLT.losses(output, cleanImage: image, mlmLabels: batch["mlm_labels"], itmLabels: batch["itm_labels"])
+        } else {
+            l = try losses(input: input, cleanImage: image, inputIds: ids, mlmLabels: batch["mlm_labels"],
+                           itmLabels: batch["itm_labels"])
+        }
         try l.total.backward()
 
         var norms: [String: Double] = [:], sumSq = 0.0

@@ -69,3 +69,26 @@ extension MVLT {
                           itmAccuracy: accuracy)
     }
 }
+
+extension MVLT {
+    /// One training forward and its losses (spec §5): `input` is the clean or masked image, `cleanImage` the MIR
+    /// target. With `fullMLMLogits` false (default) the MLM head runs only on the labelled positions; the
+    /// loss ignores the others, so losses and gradients are those of the full logits (to float rounding) at
+    /// a fraction of the decoder's B·L·768·vocab cost. Terms switched off in `terms` are not computed.
+    public func losses(input: Tensor, cleanImage: Tensor, inputIds: Tensor, mlmLabels: Tensor?, itmLabels: Tensor?,
+                       categoryLabels: (sup: Tensor, sub: Tensor)? = nil, terms: MVLTLossTerms = MVLTLossTerms(),
+                       fullMLMLogits: Bool = false) throws -> MVLTLosses {
+        let (maps, texts) = try features(image: input, inputIds: inputIds)
+        var rows: Tensor?, labels = mlmLabels
+        if !fullMLMLogits, terms.mlm, let l = mlmLabels {
+            let flat = try l.reshape([-1])
+            let r = try flat.ne(-100).nonzero().reshape([-1])
+            rows = r
+            labels = try flat.indexSelect(dim: 0, index: r)
+        }
+        var output = try heads(maps: maps, texts: texts, mlmRows: rows, mlm: terms.mlm)
+        if !terms.mir { output.mir = nil }
+        return try MVLT.losses(output, cleanImage: cleanImage, mlmLabels: labels, itmLabels: itmLabels,
+                               categoryLabels: categoryLabels, terms: terms)
+    }
+}

@@ -20,12 +20,12 @@ final class MVLTParityTests: XCTestCase {
 
     /// Loads `weights` in Swift, runs the checked step, compares with `ref`; returns (max |Δloss|, max rel Δ).
     @discardableResult
-    func assertParity(weights: String, batchFile: String, ref: [String: Any], size: Int,
+    func assertParity(weights: String, batchFile: String, ref: [String: Any], size: Int, fullMLMLogits: Bool = true,
                       file: StaticString = #filePath, line: UInt = #line) throws -> (Double, Double) {
         let model = try MVLT.fromWeights(path: weights, imageSize: size)
         model.eval()
         let batch = try SafeTensors.load(batchFile).tensors
-        let report = try model.checkStep(batch: batch)
+        let report = try model.checkStep(batch: batch, fullMLMLogits: fullMLMLogits)
         var maxLoss = 0.0
         for (name, value) in [("mir", report.mir), ("itm", report.itm), ("mlm", report.mlm), ("total", report.total)] {
             let expected = try XCTUnwrap(ref[name] as? Double, name, file: file, line: line)
@@ -44,7 +44,7 @@ final class MVLTParityTests: XCTestCase {
         }
         let total = try XCTUnwrap(ref["grad_norm_total"] as? Double)
         XCTAssertEqual(report.gradNormTotal, total, accuracy: 1e-4 * total, file: file, line: line)
-        print("parity \(size) px: max |Δloss| = \(maxLoss), max relative grad-norm Δ = \(maxRel)")
+        print("parity \(size) px (full MLM logits: \(fullMLMLogits)): max |Δloss| = \(maxLoss), max relative grad-norm Δ = \(maxRel)")
         return (maxLoss, maxRel)
     }
 
@@ -53,9 +53,18 @@ final class MVLTParityTests: XCTestCase {
         try assertParity(weights: dir + "/weights.safetensors", batchFile: dir + "/batch.safetensors", ref: ref, size: 64)
     }
 
+    /// The training path (MLM head on labelled positions only) gives the same losses and gradients.
+    func testParityLabelledOnlyMLM() throws {
+        let (dir, ref) = try Self.small.get()
+        try assertParity(weights: dir + "/weights.safetensors", batchFile: dir + "/batch.safetensors", ref: ref, size: 64,
+                         fullMLMLogits: false)
+    }
+
     func testParity256() throws {
         let (dir, ref) = try Self.fixture(size: 256, textLength: 32, batch: 2, seed: 5)
         try assertParity(weights: dir + "/weights.safetensors", batchFile: dir + "/batch.safetensors", ref: ref, size: 256)
+        try assertParity(weights: dir + "/weights.safetensors", batchFile: dir + "/batch.safetensors", ref: ref, size: 256,
+                         fullMLMLogits: false)
     }
 
     /// Stage statistics localise a mismatch; they must agree too.

@@ -21,11 +21,14 @@ struct BenchMVLT: ParsableCommand {
     @Option(help: "Image side (default: the config's).") var imageSize: Int?
     @Option(help: "cpu, cuda or cuda:N.") var device = "cpu"
     @Option(help: "libtorch threads for both sides.") var threads = 1
-    @Option(help: "Timed steps per round and side.") var steps = 2
-    @Option(help: "Alternating rounds (Swift, then PyTorch).") var rounds = 2
+    @Option(help: "Timed steps per round and side.") var steps = 1
+    @Option(help: "Alternating rounds (Swift, then PyTorch); one step each by default, so load changes hit both.")
+    var rounds = 5
     @Option(help: "Untimed warm-up steps per side.") var warmup = 1
     @Option(help: "fp32, or bf16 autocast (CUDA only).") var dtype = Precision.fp32
     @Flag(help: "Time the Swift side only.") var swiftOnly = false
+    @Flag(help: "Swift computes MLM logits at every position, as the port does (default: labelled positions only).")
+    var fullMLMLogits = false
 
     func validate() throws {
         guard batch > 0, threads > 0, steps > 0, rounds > 0, warmup >= 0 else {
@@ -61,7 +64,8 @@ struct BenchMVLT: ParsableCommand {
             throw TorchError.invalidArgument("the PyTorch port only builds mvlt-tiny's architecture; use --swift-only for '\(config)'")
         }
         Torch.setNumThreads(threads)
-        let step = try MVLTStepBench(config: c, batch: batch, device: dev, autocast: dtype == .bf16)
+        let step = try MVLTStepBench(config: c, batch: batch, device: dev, autocast: dtype == .bf16,
+                                     fullMLMLogits: fullMLMLogits)
         let python = swiftOnly ? nil : try PythonWorker(source: Self.pythonSource, arguments: [
             try Self.referenceDir(), String(threads), String(batch), String(c.imageSize), String(c.textLength),
             String(c.vocabSize), dev.description, dtype.rawValue,
@@ -84,9 +88,10 @@ struct BenchMVLT: ParsableCommand {
         let s = median(swiftMs), p = swiftOnly ? Double.nan : median(torchMs)
         var out: [String: Any] = [
             "config": config, "batch": batch, "image_size": c.imageSize, "text_length": c.textLength,
-            "threads": threads, "device": dev.description, "dtype": dtype.rawValue, "torch": Torch.version,
+            "threads": threads, "device": dev.description, "swift_full_mlm_logits": fullMLMLogits, "dtype": dtype.rawValue, "torch": Torch.version,
             "swift_ms": round3(s), "swift_steps_ms": swiftMs.map(round3),
             "samples_per_s": round3(Double(batch) * 1000 / s),
+            "load_avg_1m": Self.loadAverage() as Any,
         ]
         if !swiftOnly {
             out["pytorch_ms"] = round3(p)
@@ -96,6 +101,12 @@ struct BenchMVLT: ParsableCommand {
         }
         let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// The 1-minute load average (Linux), to tell a busy machine's numbers apart.
+    static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
     }
 
     static func referenceDir() throws -> String {
@@ -151,10 +162,10 @@ final class MVLTStepBench {
     let model: MVLT
     let optimizer: AdamW
     let image: Tensor, masked: Tensor, ids: Tensor, mlmLabels: Tensor, itmLabels: Tensor
-    let device: Device, autocast: Bool
+    let device: Device, autocast: Bool, fullMLMLogits: Bool
     var step = 0
 
-    init(config c: MVLTConfig, batch b: Int, device: Device, autocast: Bool) throws {
+    init(config c: MVLTConfig, batch b: Int, device: Device, autocast: Bool, fullMLMLogits: Bool) throws {
         Torch.manualSeed(0)
         model = try MVLT(c)
         try model.to(device)
@@ -173,6 +184,7 @@ final class MVLTStepBench {
         itmLabels = try Tensor.randint(low: 0, high: 2, [b], generator: g).to(device: device)
         self.device = device
         self.autocast = autocast
+        self.fullMLMLogits = fullMLMLogits
     }
 
     /// Runs one step and returns its wall time in ms (CUDA synchronised).
@@ -182,7 +194,8 @@ final class MVLTStepBench {
         try optimizer.zeroGrad()
         let input = step % 2 == 1 ? masked : image
         func forward() throws -> MVLTLosses {
-            try MVLT.losses(model(image: input, inputIds: ids), cleanImage: image, mlmLabels: mlmLabels, itmLabels: itmLabels)
+            try model.losses(input: input, cleanImage: image, inputIds: ids, mlmLabels: mlmLabels, itmLabels: itmLabels,
+                             fullMLMLogits: fullMLMLogits)
         }
         let losses = autocast ? try Torch.autocast(.bfloat16) { try forward() } : try forward()
         try losses.total.backward()
