@@ -8,9 +8,11 @@ public final class PythonWorker {
     private var buffer = Data()
     private let scriptURL: URL
 
-    /// Debian's python3 (which shares libtorch with libctorch) when present, else python3 on PATH.
+    /// $FASHIONVL_PYTHON (scripts/gpu-run sets it to the python that has torch), else Debian's python3 (which
+    /// shares libtorch with libctorch) when present, else python3 on PATH.
     public static var interpreter: String {
-        FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "/usr/bin/env"
+        if let p = ProcessInfo.processInfo.environment["FASHIONVL_PYTHON"], !p.isEmpty { return p }
+        return FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "/usr/bin/env"
     }
 
     public init(source: String, arguments: [String]) throws {

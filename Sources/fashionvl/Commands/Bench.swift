@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// `fashionvl bench <what>`: benchmarks that print one JSON line each.
-struct Bench: AsyncParsableCommand {
+struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks; each prints one JSON line.",
         subcommands: [

@@ -1,0 +1,214 @@
+import FashionData
+import FashionModels
+import Foundation
+import Torch
+
+/// MVLT pretraining as the original code runs it (spec mvlt.md §5): clean and grid-masked images alternate
+/// between steps, all enabled losses every step, total = MLM + ITM + 10·MIR, ITM caption-swap negatives with
+/// p = 0.5, MLM 15 % with 80/10/10; AdamW without decay on biases and 1-D tensors, warm-up + cosine, clipping.
+public final class MVLTPretraining {
+    public enum MaskRule: String, Codable, Sendable { case slidingWindow, randomCells }
+
+    public struct Losses: Codable, Sendable {
+        public var mir = true, itm = true, mlm = true
+        public init(mir: Bool = true, itm: Bool = true, mlm: Bool = true) {
+            self.mir = mir
+            self.itm = itm
+            self.mlm = mlm
+        }
+    }
+
+    public struct Options {
+        public var config: String, data: String, run: String
+        public var steps: Int?, epochs: Int?, batch: Int
+        public var device: Device, threads: Int, seed: UInt64
+        public var lr: Double?, warmup: Int?, clipNorm: Double?, weightDecay: Double
+        public var maskRule: MaskRule
+        public var logEvery: Int, checkpointEvery: Int, evalEvery: Int, evalBatches: Int
+        public var losses: Losses
+
+        public init(config: String, data: String, run: String, steps: Int?, epochs: Int?, batch: Int, device: Device,
+                    threads: Int, seed: UInt64, lr: Double?, warmup: Int?, clipNorm: Double?, weightDecay: Double,
+                    maskRule: MaskRule, logEvery: Int, checkpointEvery: Int, evalEvery: Int, evalBatches: Int,
+                    losses: Losses) {
+            (self.config, self.data, self.run, self.steps, self.epochs, self.batch) = (config, data, run, steps, epochs, batch)
+            (self.device, self.threads, self.seed, self.lr, self.warmup, self.clipNorm) = (device, threads, seed, lr, warmup, clipNorm)
+            (self.weightDecay, self.maskRule, self.logEvery, self.checkpointEvery) = (weightDecay, maskRule, logEvery, checkpointEvery)
+            (self.evalEvery, self.evalBatches, self.losses) = (evalEvery, evalBatches, losses)
+        }
+    }
+
+    /// What RUN/config.json holds; a resumed run must find the same values.
+    public struct RunConfig: Codable, Sendable {
+        public var model: MVLTConfig
+        public var train: TrainOptions
+        public var data: String
+        public var losses: Losses
+        public var maskRule: MaskRule
+        public var evalBatches: Int
+    }
+
+    public let runConfig: RunConfig
+    public let model: MVLT
+    let trainer: Trainer
+    let resume: Bool
+
+    public init(options o: Options, resume: Bool) throws {
+        let fm = FileManager.default
+        let configPath = o.run + "/config.json"
+        // The run folder: created fresh, or resumed with the config it was started with.
+        var saved: RunConfig?
+        if fm.fileExists(atPath: configPath) {
+            guard resume else {
+                throw TrainError.badArgument("\(o.run) already holds a run (config.json): pass --resume to continue it, or choose another --out")
+            }
+            do {
+                saved = try JSONDecoder().decode(RunConfig.self, from: Data(contentsOf: URL(fileURLWithPath: configPath)))
+            } catch {
+                throw TrainError.badCheckpoint(path: configPath, reason: "not a FashionVL run config: \(error)")
+            }
+        }
+        var modelConfig = try saved?.model ?? MVLTConfig.load(nameOrPath: o.config)
+        if saved == nil {
+            // An ablated loss also drops its head, so the run does not spend time on it.
+            modelConfig.heads.mir = modelConfig.heads.mir && o.losses.mir
+            modelConfig.heads.itm = modelConfig.heads.itm && o.losses.itm
+            modelConfig.heads.mlm = modelConfig.heads.mlm && o.losses.mlm
+        }
+        try modelConfig.validate()
+        let split = try DataSplit.open(o.data, seed: o.seed)
+        let train = try saved?.train ?? MVLTPretraining.trainOptions(o, trainRows: split.trainRows.count)
+        let rc = RunConfig(model: modelConfig, train: train, data: o.data, losses: saved?.losses ?? o.losses,
+                           maskRule: saved?.maskRule ?? o.maskRule, evalBatches: saved?.evalBatches ?? o.evalBatches)
+        runConfig = rc
+        do {
+            try fm.createDirectory(atPath: o.run, withIntermediateDirectories: true)
+            if saved == nil { try writeAtomically(JSONEncoder.sorted.encode(rc), to: configPath) }
+        } catch {
+            throw TrainError.unwritable(o.run)
+        }
+
+        Torch.manualSeed(train.seed)
+        model = try MVLT(modelConfig)
+        try model.to(o.device)
+        let optimizer = AdamW(ParamGroup.decayAndNoDecay(model.namedParameters(), weightDecay: train.weightDecay),
+                              lr: train.lr, betas: (0.9, 0.999), eps: 1e-8)
+        let tokenizer = try WordPieceTokenizer.bertBaseUncased()
+        let loader = try FashionGenLoader(
+            file: split.trainFile,
+            config: MVLTPretraining.loaderConfig(rc, rows: split.trainRows, shuffle: true),
+            tokenize: tokenizer.captionTokenizer,
+            transforms: MVLTPretraining.transforms(rc))
+        let losses = rc.losses
+        let m = model
+        trainer = Trainer(runFolder: o.run, model: model, optimizer: optimizer, options: train, loader: loader,
+                          device: o.device) { batch, step in
+            // Even steps see the clean image, odd steps the grid-masked one (the original's alternation).
+            let input = step % 2 == 0 ? batch.images : try batch.maskedImages()
+            let out = try m(image: input, inputIds: batch.inputIds)
+            let l = try MVLT.losses(out, cleanImage: batch.images, mlmLabels: batch.mlmLabels, itmLabels: batch.itmLabels,
+                                    terms: MVLTLossTerms(mlm: losses.mlm, itm: losses.itm, mir: losses.mir, category: false))
+            var values: [String: Tensor] = ["total": l.total]
+            if let v = l.mir { values["mir"] = v }
+            if let v = l.itm { values["itm"] = v }
+            if let v = l.mlm { values["mlm"] = v }
+            if let v = l.itmAccuracy { values["itm_acc"] = v }
+            return values
+        }
+        let valLoader = try FashionGenLoader(
+            file: split.validationFile,
+            config: MVLTPretraining.loaderConfig(rc, rows: split.validationRows, shuffle: false),
+            tokenize: tokenizer.captionTokenizer,
+            transforms: [ITMNegatives(probability: 0.5)])
+        if modelConfig.heads.itm {
+            trainer.evaluate = { _ in try MVLTPretraining.heldOutITM(model: m, loader: valLoader, batches: rc.evalBatches, device: o.device) }
+        }
+        self.resume = resume
+    }
+
+    /// Trains and returns the last step's values plus the held-out ITM accuracy.
+    public func run() throws -> [String: Double] {
+        try trainer.run(resume: resume)
+    }
+
+    static func trainOptions(_ o: Options, trainRows: Int) throws -> TrainOptions {
+        let perEpoch = max(1, trainRows / o.batch)
+        let steps = o.steps ?? (o.epochs.map { $0 * perEpoch } ?? 300)
+        // The original: 2.5e-4 · global batch / 512 for 150 epochs; short CPU runs use 4× that peak.
+        let lr = o.lr ?? 2.5e-4 * Double(o.batch) / 512 * 4
+        return TrainOptions(steps: steps, batchSize: o.batch, lr: lr, minLR: lr * 0.04, warmupSteps: o.warmup ?? max(1, steps / 20),
+                            warmupStartLR: 1e-6, weightDecay: o.weightDecay, clipNorm: o.clipNorm, seed: o.seed,
+                            threads: o.threads, device: o.device.description, logEvery: o.logEvery,
+                            checkpointEvery: o.checkpointEvery, evalEvery: o.evalEvery == 0 ? steps : o.evalEvery)
+    }
+
+    static func loaderConfig(_ rc: RunConfig, rows: [Int], shuffle: Bool) -> LoaderConfig {
+        var c = LoaderConfig()
+        c.batchSize = rc.train.batchSize
+        c.imageSize = rc.model.imageSize
+        c.textLength = rc.model.textLength
+        c.seed = rc.train.seed
+        c.shuffle = shuffle
+        c.dropLast = shuffle
+        c.threads = 2
+        c.rows = rows
+        c.caption = .description
+        return c
+    }
+
+    static func transforms(_ rc: RunConfig) -> [any SampleTransform] {
+        [ITMNegatives(probability: 0.5),
+         MLMMasking(probability: 0.15, maskID: 103, vocabularySize: rc.model.vocabSize),
+         GridMask(rule: rc.maskRule == .slidingWindow ? .slidingWindow : .randomCells, ratio: 0.5,
+                  cellsPerSide: rc.model.imageSize / 16)]
+    }
+
+    /// ITM accuracy on fixed validation batches (clean images and ids, negatives with p = 0.5), eval mode.
+    public static func heldOutITM(model: MVLT, loader: FashionGenLoader, batches: Int, device: Device) throws -> [String: Double] {
+        model.eval()
+        defer { model.train() }
+        var correct = 0.0, total = 0.0
+        try Torch.noGrad {
+            for i in 0..<min(batches, loader.batchesPerEpoch) {
+                let b = try DeviceBatch(loader.batch(epoch: 0, index: i), device: device)
+                let logits = try model.itmLogits(image: b.images, inputIds: b.originalInputIds)
+                correct += try logits.argmax(dim: 1).eq(b.itmLabels).to(dtype: .float32).sum().item()
+                total += Double(b.batchSize)
+            }
+        }
+        return ["val_itm_acc": total > 0 ? correct / total : .nan, "val_pairs": total]
+    }
+}
+
+/// The training and validation rows of `--data`: a folder with train.h5 and validation.h5, or one file whose
+/// products are split 90/10 by product (all poses of a product on one side).
+public struct DataSplit {
+    public var trainFile: FashionGenFile, trainRows: [Int]
+    public var validationFile: FashionGenFile, validationRows: [Int]
+
+    public static func open(_ path: String, seed: UInt64) throws -> DataSplit {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw TrainError.badArgument("\(path): no such file or folder (expected a folder with train.h5 and validation.h5, or a Fashion-Gen .h5 file)")
+        }
+        if isDir.boolValue {
+            let t = try FashionGenFile(path: path + "/train.h5")
+            let v = try FashionGenFile(path: path + "/validation.h5")
+            return DataSplit(trainFile: t, trainRows: Array(0..<t.count), validationFile: v, validationRows: Array(0..<v.count))
+        }
+        let f = try FashionGenFile(path: path)
+        let (train, validation) = ProductSplit.split(productIDs: try f.productIDs, validationFraction: 0.1, seed: seed)
+        return DataSplit(trainFile: f, trainRows: train, validationFile: f, validationRows: validation)
+    }
+}
+
+extension MVLT {
+    /// ITM logits (B, 2) only: the four stages, then the ITM head on [CLS] (no MLM or MIR head is run).
+    public func itmLogits(image: Tensor, inputIds: Tensor) throws -> Tensor {
+        guard let itm_head, let itm_head_embed else {
+            throw TrainError.badArgument("this MVLT has no ITM head (trained with --no-itm)")
+        }
+        let (_, texts) = try features(image: image, inputIds: inputIds)
+        return try itm_head(itm_head_embed(texts[3].select(dim: 1, index: 0)))
+    }
+}
