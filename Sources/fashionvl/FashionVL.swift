@@ -9,6 +9,7 @@ struct FashionVL: ParsableCommand {
         subcommands: [
             Bench.self,
             DebugStep.self,
+            Evaluate.self,
             Pretrain.self,
             Synth.self,
             Import.self,
