@@ -142,7 +142,7 @@ public final class MVLT: Module {
         pos_embed3 = try table(c.posSlots(stage: 2), d[2]); text_pos_embed3 = try table(L, d[2])
         pos_embed4 = try table(c.posSlots(stage: 3), d[3]); text_pos_embed4 = try table(L, d[3])
 
-        let rates = (0..<c.totalBlocks).map { c.totalBlocks == 1 ? 0 : c.dropPathRate * Double($0) / Double(c.totalBlocks - 1) }
+        let rates = dropPathRates(c.dropPathRate, c.totalBlocks)
         func stage(_ k: Int) throws -> (PatchEmbed, LinearNorm, [PVTBlock]) {
             let first = c.depths[0..<k].reduce(0, +)
             return (try PatchEmbed(k == 0 ? 3 : d[k - 1], d[k], patch: c.patchSizes[k]),
@@ -271,6 +271,14 @@ public final class MVLT: Module {
         }
         guard inputIds.dtype == .int64 else { throw ModelError.input("MVLT: input_ids must be int64, got \(inputIds.dtype)") }
     }
+}
+
+/// `[x.item() for x in torch.linspace(0, rate, n)]` bit for bit: float32 values, computed as libtorch's CPU
+/// linspace does (start + i·step for the first half, end − (n−1−i)·step for the rest).
+func dropPathRates(_ rate: Double, _ n: Int) -> [Double] {
+    guard n > 1 else { return [Double](repeating: 0, count: n) }
+    let end = Float(rate), step = end / Float(n - 1)
+    return (0..<n).map { i in Double(i < n / 2 ? Float(i) * step : end - step * Float(n - 1 - i)) }
 }
 
 /// timm's trunc_normal_(std 0.02, bounds ±2): with absolute bounds of 100 σ this is a plain normal.

@@ -125,6 +125,16 @@ final class MVLTModelTests: XCTestCase {
                                              terms: MVLTLossTerms(mlm: false, itm: false, mir: false)))
     }
 
+    /// Drop-path rates equal the port's torch.linspace(0, 0.1, 8) values exactly.
+    func testDropPathRates() throws {
+        let text = try Reference.python(["-c", "import torch, json; print(json.dumps([x.item() for x in torch.linspace(0, 0.1, 8)]))"])
+        let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Double])
+        let model = try MVLT(ModelRegistry.config(named: "mvlt-demo"))
+        // float32 values (JSON parsing may be an ulp off in double)
+        XCTAssertEqual((model.block1 + model.block2 + model.block3 + model.block4).map { Float($0.drop_path.p) },
+                       expected.map { Float($0) })
+    }
+
     /// Drop path draws from the default generator: same seed, same training forward.
     func testDropPathUsesDefaultGenerator() throws {
         var c = try ModelRegistry.config(named: "mvlt-demo")

@@ -67,6 +67,33 @@ final class MVLTParityTests: XCTestCase {
                          fullMLMLogits: false)
     }
 
+    /// Train mode (BERT dropout, drop path, BN batch statistics) with the same default-generator seed: the
+    /// random draws happen in the same order on the same generator, so the losses match the port too.
+    func testTrainModeWithSameSeed() throws {
+        let (dir, _) = try Self.small.get()
+        let text = try Reference.python(["-c", """
+            import sys, json, torch; sys.path.insert(0, '.')
+            import mvlt_port as M, mvlt_parity as P, safetensors_io as st
+            model = P.load_model('\(dir)/weights.safetensors', 64).train()
+            batch = st.load('\(dir)/batch.safetensors')
+            torch.manual_seed(7)
+            r = M.losses(model, batch)
+            print(json.dumps({k: float(r[k]) for k in ('mir', 'itm', 'mlm', 'total')}))
+            """])
+        let ref = try Reference.json(text)
+        let model = try MVLT.fromWeights(path: dir + "/weights.safetensors", imageSize: 64)
+        model.train()
+        Torch.manualSeed(7)
+        let report = try model.checkStep(batch: try SafeTensors.load(dir + "/batch.safetensors").tensors)
+        for (name, value) in [("mir", report.mir), ("itm", report.itm), ("mlm", report.mlm), ("total", report.total)] {
+            XCTAssertEqual(try XCTUnwrap(value), try XCTUnwrap(ref[name] as? Double), accuracy: 1e-5, name)
+        }
+        // and differs from eval mode, so the randomness was really exercised
+        model.eval()
+        XCTAssertNotEqual(try model.checkStep(batch: try SafeTensors.load(dir + "/batch.safetensors").tensors).total,
+                          report.total, accuracy: 1e-4)
+    }
+
     /// Stage statistics localise a mismatch; they must agree too.
     func testStageStatistics() throws {
         let (dir, ref) = try Self.small.get()
