@@ -53,6 +53,12 @@ final class MVLTParityTests: XCTestCase {
         try assertParity(weights: dir + "/weights.safetensors", batchFile: dir + "/batch.safetensors", ref: ref, size: 64)
     }
 
+    /// 224 px: stage 1 keeps its stored 56×56 table (the H·W = 3136 rule), the others go through the resize.
+    func testParity224() throws {
+        let (dir, ref) = try Self.fixture(size: 224, textLength: 16, batch: 1, seed: 9)
+        try assertParity(weights: dir + "/weights.safetensors", batchFile: dir + "/batch.safetensors", ref: ref, size: 224)
+    }
+
     /// The training path (MLM head on labelled positions only) gives the same losses and gradients.
     func testParityLabelledOnlyMLM() throws {
         let (dir, ref) = try Self.small.get()
