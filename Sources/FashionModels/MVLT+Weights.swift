@@ -42,7 +42,7 @@ extension MVLT {
 
     /// Builds a model whose config is read from the weights' shapes (text length, vocabulary, widths, depths,
     /// SR and MLP ratios, heads present) at `imageSize`, then loads them. Head counts come from `base`
-    /// when its widths match, else head dim 64.
+    /// when its widths match, else from a registered config of the same widths, else head dim 64.
     public static func fromWeights(path: String, imageSize: Int, base: MVLTConfig = .tiny) throws -> MVLT {
         let tensors: [String: Tensor]
         do { tensors = try SafeTensors.load(path).tensors } catch let e as TorchError {
@@ -83,7 +83,10 @@ extension MVLTConfig {
             let slots = try shape("pos_embed\(k)")[1] - (k == 4 ? 1 : 0)
             grid.append(Int(Double(slots).squareRoot().rounded()))
         }
-        if dims != base.embedDims { c.numHeads = dims.map { max(1, $0 / 64) } }
+        if dims != base.embedDims {   // heads are not in the shapes: a registered config of these widths, else head dim 64
+            let named = ModelRegistry.names.compactMap { try? ModelRegistry.config(named: $0) }.first { $0.embedDims == dims }
+            c.numHeads = named?.numHeads ?? dims.map { max(1, $0 / 64) }
+        }
         (c.embedDims, c.depths, c.srRatios, c.mlpRatios, c.patchSizes, c.pvtGrid) = (dims, depths, sr, mlp, patch, grid)
         c.heads = MVLTHeads(mlm: w["mlm_head.bias"] != nil, itm: w["itm_head.linear.weight"] != nil,
                             mir: w["t2i_head.score.0.weight"] != nil, category: w["sup_cls_head.linear.weight"] != nil)

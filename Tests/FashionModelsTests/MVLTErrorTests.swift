@@ -125,6 +125,14 @@ final class MVLTErrorTests: XCTestCase {
         try model.load(weights: prefixed, source: "prefixed")
         XCTAssertTrue(model.mlm_head!.mlm_decoder.weight === model.text_embeddings.word_embeddings.weight)
 
+        // A demo model's weights: the config (incl. heads per stage) is read back from the shapes + registry.
+        Torch.manualSeed(2)
+        var demo = try ModelRegistry.config(named: "mvlt-demo")
+        demo.textLength = 12
+        let saved = dir + "/demo.safetensors"
+        try MVLT(demo).save(to: saved)
+        XCTAssertEqual(try MVLT.fromWeights(path: saved, imageSize: 128).config, demo)
+
         // Not a safetensors file at all: one error naming the file.
         let junk = dir + "/junk.safetensors"
         try Data("not safetensors".utf8).write(to: URL(fileURLWithPath: junk))
