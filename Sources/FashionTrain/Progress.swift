@@ -2,7 +2,7 @@ import Foundation
 
 /// Progress of a long job: a live line on a terminal (step/total, values, items/s, ETA), plain periodic lines
 /// otherwise (logs, CI).
-public final class Progress {
+public final class ProgressLine {
     public let total: Int
     public let label: String
     private let live: Bool
@@ -30,7 +30,7 @@ public final class Progress {
         let fresh = done - (firstDone ?? 0)
         let eta = fresh > 0 ? elapsed / Double(fresh) * Double(total - done) : 0
         let vals = values.map { "\($0.0) \(String(format: "%.4f", $0.1))" }.joined(separator: "  ")
-        let line = "\(label) \(done)/\(total)  \(vals)  \(String(format: "%.1f", rate)) samples/s  ETA \(Progress.format(eta))"
+        let line = "\(label) \(done)/\(total)  \(vals)  \(String(format: "%.1f", rate)) samples/s  ETA \(ProgressLine.format(eta))"
         if live {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (done == total ? "\n" : "")).utf8))
         } else {

@@ -92,7 +92,7 @@ public final class Trainer {
             FileHandle.standardError.write(Data("resuming from step \(saved.step) (\(saved.weights))\n".utf8))
         }
         let metrics = try MetricsLog(path: runFolder + "/metrics.jsonl", truncateAfterStep: resume ? state.step : nil)
-        let progress = Progress(total: options.steps, label: "pretrain")
+        let progress = ProgressLine(total: options.steps, label: "pretrain")
         let schedule = options.schedule
         var epochIter: LoaderEpoch?
         var window: (start: Date, samples: Int) = (Date(), 0)

@@ -5,6 +5,10 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a checkpoint: retrieval (TIR/ITR), category recognition (mcr/scr), masked image generation (mig).",
         subcommands: [
+            EvaluateRetrieval.self,
+            EvaluateMIG.self,
+            EvaluateMCR.self,
+            EvaluateSCR.self,
         ]
     )
 }
