@@ -26,6 +26,7 @@ public final class MVLTPretraining {
         public var maskRule: MaskRule
         public var logEvery: Int, checkpointEvery: Int, evalEvery: Int, evalBatches: Int
         public var losses: Losses
+        public var dtype = "fp32"
 
         public init(config: String, data: String, run: String, steps: Int?, epochs: Int?, batch: Int, device: Device,
                     threads: Int, seed: UInt64, lr: Double?, warmup: Int?, clipNorm: Double?, weightDecay: Double,
@@ -136,10 +137,12 @@ public final class MVLTPretraining {
         let steps = o.steps ?? (o.epochs.map { $0 * perEpoch } ?? 300)
         // The original: 2.5e-4 · global batch / 512 for 150 epochs; short CPU runs use 4× that peak.
         let lr = o.lr ?? 2.5e-4 * Double(o.batch) / 512 * 4
-        return TrainOptions(steps: steps, batchSize: o.batch, lr: lr, minLR: lr * 0.04, warmupSteps: o.warmup ?? max(1, steps / 20),
+        var t = TrainOptions(steps: steps, batchSize: o.batch, lr: lr, minLR: lr * 0.04, warmupSteps: o.warmup ?? max(1, steps / 20),
                             warmupStartLR: 1e-6, weightDecay: o.weightDecay, clipNorm: o.clipNorm, seed: o.seed,
                             threads: o.threads, device: o.device.description, logEvery: o.logEvery,
                             checkpointEvery: o.checkpointEvery, evalEvery: o.evalEvery == 0 ? steps : o.evalEvery)
+        t.dtype = o.dtype
+        return t
     }
 
     static func loaderConfig(_ rc: RunConfig, rows: [Int], shuffle: Bool) -> LoaderConfig {

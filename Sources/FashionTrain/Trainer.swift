@@ -20,6 +20,8 @@ public struct TrainOptions: Codable, Sendable {
     public var logEvery: Int
     public var checkpointEvery: Int
     public var evalEvery: Int
+    /// "fp32", or "bf16" (CUDA autocast around the forward pass and losses; fp32 weights and optimizer state).
+    public var dtype: String = "fp32"
 
     public init(steps: Int, batchSize: Int, lr: Double, minLR: Double = 1e-5, warmupSteps: Int, warmupStartLR: Double = 1e-6,
                 weightDecay: Double = 0.01, clipNorm: Double? = 1.0, seed: UInt64 = 0, threads: Int = 2, device: String = "cpu",
@@ -69,6 +71,7 @@ public final class Trainer {
     public var evaluate: ((Int) throws -> [String: Double])?
     public var onStep: ((TrainStepResult) -> Void)?
     let store: CheckpointStore
+    var autocastDType: DType? { options.dtype == "bf16" ? .bfloat16 : nil }
 
     public init(runFolder: String, model: Module, optimizer: AdamW, options: TrainOptions, loader: FashionGenLoader,
                 device: Device, lossFn: @escaping (DeviceBatch, Int) throws -> [String: Tensor]) {
@@ -111,7 +114,8 @@ public final class Trainer {
             loader.recycle(host)
             let lr = schedule.lr(at: state.step)
             optimizer.lr = lr
-            let out = try lossFn(batch, state.step)
+            let out = try autocastDType.map { dt in try Torch.autocast(dt) { try lossFn(batch, state.step) } }
+                ?? lossFn(batch, state.step)
             guard let total = out["total"] else { throw TrainError.badArgument("the loss function returned no 'total'") }
             var values: [String: Double] = [:]
             for (k, v) in out { values[k] = try v.item() }

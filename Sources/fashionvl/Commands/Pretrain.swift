@@ -21,6 +21,7 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Epochs over the training split (alternative to --steps).") var epochs: Int?
     @Option(help: "Batch size.") var batch = 16
     @Flag(help: "Continue from the run's last complete checkpoint.") var resume = false
+    @Option(help: "fp32, or bf16 (CUDA autocast; float32 weights and optimizer state).") var dtype = "fp32"
     @Option(help: "cpu, cuda or cuda:N.") var device = "cpu"
     @Option(help: "libtorch threads.") var threads = 2
     @Option(help: "Seed of initialisation, data order, masks and dropout.") var seed: UInt64 = 0
@@ -46,6 +47,8 @@ struct Pretrain: ParsableCommand {
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
         if steps != nil && epochs != nil { throw ValidationError("give --steps or --epochs, not both") }
         if noMir && noItm && noMlm { throw ValidationError("--no-mir, --no-itm and --no-mlm leave no loss to train") }
+        guard ["fp32", "bf16"].contains(dtype) else { throw ValidationError("--dtype must be fp32 or bf16, got \(dtype)") }
+        if dtype == "bf16" && device == "cpu" { throw ValidationError("--dtype bf16 runs as CUDA autocast: use it with --device cuda") }
         guard checkpointEvery > 0, logEvery > 0, evalEvery >= 0 else {
             throw ValidationError("--checkpoint-every and --log-every must be positive")
         }
@@ -54,12 +57,14 @@ struct Pretrain: ParsableCommand {
     func run() throws {
         Torch.setNumThreads(threads)
         let dev = try Device(parsing: device)
-        let job = try MVLTPretraining(options: .init(
+        var options = MVLTPretraining.Options(
             config: config, data: data, run: out, steps: steps, epochs: epochs, batch: batch, device: dev,
             threads: threads, seed: seed, lr: lr, warmup: warmup, clipNorm: clipNorm > 0 ? clipNorm : nil,
             weightDecay: weightDecay, maskRule: maskRule.rule, logEvery: logEvery, checkpointEvery: checkpointEvery,
             evalEvery: evalEvery, evalBatches: evalBatches,
-            losses: .init(mir: !noMir, itm: !noItm, mlm: !noMlm)), resume: resume)
+            losses: .init(mir: !noMir, itm: !noItm, mlm: !noMlm))
+        options.dtype = dtype
+        let job = try MVLTPretraining(options: options, resume: resume)
         let summary = try job.run()
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
