@@ -10,6 +10,7 @@ struct FashionVL: ParsableCommand {
             Bench.self,
             DebugStep.self,
             Evaluate.self,
+            Finetune.self,
             Pretrain.self,
             Synth.self,
             Import.self,
