@@ -21,7 +21,7 @@ let package = Package(
         .systemLibrary(name: "CStb", path: "Sources/CStb"),
         .target(name: "Torch", dependencies: ["CTorch"]),
         .target(name: "FashionData", dependencies: ["CHDF5", "CStb"]),
-        .target(name: "FashionModels", dependencies: ["Torch"]),
+        .target(name: "FashionModels", dependencies: ["Torch"], exclude: ["Configs"]),
         .target(name: "FashionTrain", dependencies: ["Torch", "FashionData", "FashionModels"]),
         .target(name: "FashionEval", dependencies: ["Torch", "FashionData", "FashionModels", "FashionTrain"]),
         .executableTarget(name: "fashionvl", dependencies: [

@@ -106,9 +106,9 @@ public final class MVLTPretraining {
                           device: o.device) { batch, step in
             // Even steps see the clean image, odd steps the grid-masked one (the original's alternation).
             let input = step % 2 == 0 ? batch.images : try batch.maskedImages()
-            let out = try m(image: input, inputIds: batch.inputIds)
-            let l = try MVLT.losses(out, cleanImage: batch.images, mlmLabels: batch.mlmLabels, itmLabels: batch.itmLabels,
-                                    terms: MVLTLossTerms(mlm: losses.mlm, itm: losses.itm, mir: losses.mir, category: false))
+            let l = try m.losses(input: input, cleanImage: batch.images, inputIds: batch.inputIds, mlmLabels: batch.mlmLabels,
+                                 itmLabels: batch.itmLabels,
+                                 terms: MVLTLossTerms(mlm: losses.mlm, itm: losses.itm, mir: losses.mir, category: false))
             var values: [String: Tensor] = ["total": l.total]
             if let v = l.mir { values["mir"] = v }
             if let v = l.itm { values["itm"] = v }
