@@ -142,7 +142,8 @@ public struct ReportBuilder {
     private func trainingSection(_ metrics: [[String: Double]]) -> String {
         guard !metrics.isEmpty else { return notRun("the training command writes it", "metrics.jsonl") }
         var charts: [String] = []
-        var used: Set<String> = ["step", "epoch", "elapsed", "samples_per_s"]
+        // Counters and bookkeeping are not curves worth a chart.
+        var used: Set<String> = ["step", "epoch", "elapsed", "samples_per_s", "val_pairs", "val_samples", "val_mcr_unknown", "val_scr_unknown"]
         func chart(_ title: String, _ y: String, _ keys: [String]) {
             let series = keys.compactMap { k -> SVGLineChart.Series? in
                 let pts = metrics.compactMap { r -> (x: Double, y: Double)? in
