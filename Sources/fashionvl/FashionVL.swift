@@ -39,9 +39,7 @@ struct FashionVL: ParsableCommand {
         } catch let e as ValidationError {
             exit(withError: e)
         } catch {
-            let text = "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                .joined(separator: " ")
-            FileHandle.standardError.write(Data("error: \(text)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(oneLine(error))\n".utf8))
             Foundation.exit(1)
         }
     }
@@ -56,4 +54,9 @@ struct FashionVL: ParsableCommand {
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // execv returns only on failure: carry on with the default policy.
     }
+}
+
+/// An error's text on one line (libhdf5's messages, for one, may carry newlines).
+func oneLine(_ error: Error) -> String {
+    "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
 }

@@ -24,28 +24,20 @@ struct DebugStep: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            Torch.setNumThreads(threads)
-            let base = try MVLTConfig.load(nameOrPath: config)
-            let tensors: [String: Tensor]
-            do { tensors = try SafeTensors.load(batch).tensors } catch let e as TorchError {
-                throw ModelError.badWeights(path: batch, reason: "cannot read the batch: \(e)")
-            }
-            guard let image = tensors["image"], image.ndim == 4 else {
-                throw ModelError.input("\(batch): no 4-D 'image' tensor")
-            }
-            let model = try MVLT.fromWeights(path: weights, imageSize: image.size(-1), base: base)
-            model.eval()
-            let report = try model.checkStep(batch: tensors, masked: !clean)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } catch let error as ModelError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
-        } catch let error as TorchError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
+        Torch.setNumThreads(threads)
+        let base = try MVLTConfig.load(nameOrPath: config)
+        let tensors: [String: Tensor]
+        do { tensors = try SafeTensors.load(batch).tensors } catch let e as TorchError {
+            throw ModelError.badWeights(path: batch, reason: "cannot read the batch: \(e)")
         }
+        guard let image = tensors["image"], image.ndim == 4 else {
+            throw ModelError.input("\(batch): no 4-D 'image' tensor")
+        }
+        let model = try MVLT.fromWeights(path: weights, imageSize: image.size(-1), base: base)
+        model.eval()
+        let report = try model.checkStep(batch: tensors, masked: !clean)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
     }
 }

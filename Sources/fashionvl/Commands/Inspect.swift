@@ -22,19 +22,14 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let f = try FashionGenFile(path: file)
-            let summary = Summary(
-                file: file, rows: f.count, imageSize: f.imageSize, products: Set(try f.productIDs).count,
-                categories: Dictionary(try f.categories.map { ($0, 1) }, uniquingKeysWith: +),
-                subcategories: Dictionary(try f.subcategories.map { ($0, 1) }, uniquingKeysWith: +),
-                keys: f.keys.mapValues { Summary.Key(dtype: $0.dtype, shape: $0.shape) })
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
-        } catch let error as FashionGenError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
-        }
+        let f = try FashionGenFile(path: file)
+        let summary = Summary(
+            file: file, rows: f.count, imageSize: f.imageSize, products: Set(try f.productIDs).count,
+            categories: Dictionary(try f.categories.map { ($0, 1) }, uniquingKeysWith: +),
+            subcategories: Dictionary(try f.subcategories.map { ($0, 1) }, uniquingKeysWith: +),
+            keys: f.keys.mapValues { Summary.Key(dtype: $0.dtype, shape: $0.shape) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(summary), as: UTF8.self))
     }
 }

@@ -37,26 +37,18 @@ struct Synth: ParsableCommand {
     func run() throws {
         let start = Date()
         var lastPrint = Date.distantPast
-        do {
-            let catalog = try SyntheticCatalog(.init(products: products, imageSize: imageSize, seed: seed, difficulty: difficulty))
-            let summary = try catalog.write(to: out, preview: preview) { done, total in
-                let now = Date()
-                guard now.timeIntervalSince(lastPrint) > 0.5 || done == total else { return }
-                lastPrint = now
-                let rate = Double(done) / max(1e-9, now.timeIntervalSince(start))
-                FileHandle.standardError.write(Data(String(format: "\rsynth: %d/%d images, %.0f images/s", done, total, rate).utf8))
-            }
-            let seconds = Date().timeIntervalSince(start)
-            FileHandle.standardError.write(Data("\n".utf8))
-            print(String(format: "wrote %@: train %d products / %d images, validation %d products / %d images, %.1f s (%.0f images/s)",
-                         out, summary.trainProducts, summary.trainImages, summary.validationProducts,
-                         summary.validationImages, seconds, Double(summary.images) / max(1e-9, seconds)))
-        } catch let error as ImageError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
-        } catch let error as FashionGenError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
+        let catalog = try SyntheticCatalog(.init(products: products, imageSize: imageSize, seed: seed, difficulty: difficulty))
+        let summary = try catalog.write(to: out, preview: preview) { done, total in
+            let now = Date()
+            guard now.timeIntervalSince(lastPrint) > 0.5 || done == total else { return }
+            lastPrint = now
+            let rate = Double(done) / max(1e-9, now.timeIntervalSince(start))
+            FileHandle.standardError.write(Data(String(format: "\rsynth: %d/%d images, %.0f images/s", done, total, rate).utf8))
         }
+        let seconds = Date().timeIntervalSince(start)
+        FileHandle.standardError.write(Data("\n".utf8))
+        print(String(format: "wrote %@: train %d products / %d images, validation %d products / %d images, %.1f s (%.0f images/s)",
+                     out, summary.trainProducts, summary.trainImages, summary.validationProducts,
+                     summary.validationImages, seconds, Double(summary.images) / max(1e-9, seconds)))
     }
 }
