@@ -116,6 +116,7 @@ public final class MVLTPretraining {
             if let v = l.itmAccuracy { values["itm_acc"] = v }
             return values
         }
+        trainer.label = "pretrain"
         let valLoader = try FashionGenLoader(
             file: split.validationFile,
             config: MVLTPretraining.loaderConfig(rc, rows: split.validationRows, shuffle: false),

@@ -70,6 +70,8 @@ public final class Trainer {
     /// Optional held-out evaluation, run every `evalEvery` steps and at the end.
     public var evaluate: ((Int) throws -> [String: Double])?
     public var onStep: ((TrainStepResult) -> Void)?
+    /// Name on the progress line.
+    public var label = "train"
     let store: CheckpointStore
     var autocastDType: DType? { options.dtype == "bf16" ? .bfloat16 : nil }
 
@@ -95,7 +97,7 @@ public final class Trainer {
             FileHandle.standardError.write(Data("resuming from step \(saved.step) (\(saved.weights))\n".utf8))
         }
         let metrics = try MetricsLog(path: runFolder + "/metrics.jsonl", truncateAfterStep: resume ? state.step : nil)
-        let progress = ProgressLine(total: options.steps, label: "pretrain")
+        let progress = ProgressLine(total: options.steps, label: label)
         let schedule = options.schedule
         var epochIter: LoaderEpoch?
         var window: (start: Date, samples: Int) = (Date(), 0)

@@ -38,6 +38,8 @@ struct FashionVL: ParsableCommand {
             exit(withError: e)
         } catch let e as ValidationError {
             exit(withError: e)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            exit(withError: error)  // --help, --version and other requests of argument-parser itself
         } catch {
             FileHandle.standardError.write(Data("error: \(oneLine(error))\n".utf8))
             Foundation.exit(1)

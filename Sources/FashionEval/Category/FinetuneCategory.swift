@@ -130,6 +130,7 @@ public final class CategoryFinetuning {
             values["total"] = total
             return values
         }
+        trainer.label = "finetune"
         let valLoader = try FashionGenLoader(
             file: split.validationFile, config: CategoryFinetuning.loaderConfig(rc, rows: split.validationRows, shuffle: false),
             tokenize: tokenizer.captionTokenizer)
