@@ -27,6 +27,9 @@ public final class MVLTPretraining {
         public var logEvery: Int, checkpointEvery: Int, evalEvery: Int, evalBatches: Int
         public var losses: Losses
         public var dtype = "fp32"
+        /// Weights to start from where names and shapes match (the original starts patch_embed*, pos_embed*,
+        /// block* from ImageNet PVT-v1-Tiny, mvlt.md §4.8); other tensors keep their fresh initialisation.
+        public var initFrom: String?
 
         public init(config: String, data: String, run: String, steps: Int?, epochs: Int?, batch: Int, device: Device,
                     threads: Int, seed: UInt64, lr: Double?, warmup: Int?, clipNorm: Double?, weightDecay: Double,
@@ -91,6 +94,10 @@ public final class MVLTPretraining {
 
         Torch.manualSeed(train.seed)
         model = try MVLT(modelConfig)
+        if let initFrom = o.initFrom, saved == nil {
+            let loaded = try MVLTPretraining.initialise(model, from: initFrom)
+            FileHandle.standardError.write(Data("initialised \(loaded.count) tensors from \(initFrom)\n".utf8))
+        }
         try model.to(o.device)
         let optimizer = AdamW(ParamGroup.decayAndNoDecay(model.namedParameters(), weightDecay: train.weightDecay),
                               lr: train.lr, betas: (0.9, 0.999), eps: 1e-8)
@@ -131,6 +138,18 @@ public final class MVLTPretraining {
     /// Trains and returns the last step's values plus the held-out ITM accuracy.
     public func run() throws -> [String: Double] {
         try trainer.run(resume: resume)
+    }
+
+    /// Copies every tensor of `path` whose name and shape match the model's; returns the names copied.
+    public static func initialise(_ model: Module, from path: String) throws -> [String] {
+        let tensors = try SafeTensors.load(path).tensors
+        let own = Dictionary(model.stateDict(), uniquingKeysWith: { a, _ in a })
+        let usable = tensors.filter { own[$0.key]?.shape == $0.value.shape }
+        guard !usable.isEmpty else {
+            throw TrainError.badArgument("\(path): no tensor matches the model by name and shape (expected names such as patch_embed1.proj.weight, block1.0.attn.q.weight)")
+        }
+        try model.loadStateDict(usable, strict: false)
+        return usable.keys.sorted()
     }
 
     static func trainOptions(_ o: Options, trainRows: Int) throws -> TrainOptions {

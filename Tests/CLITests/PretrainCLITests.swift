@@ -93,5 +93,14 @@ final class PretrainCLITests: XCTestCase {
         let unwritable = try CLI.run(pretrainArgs(dir, config, run: "r", steps: 2).map { $0 == dir.appendingPathComponent("r").path ? "/proc/fvl-run" : $0 })
         assertOneErrorLine(unwritable, mentions: ["/proc/fvl-run"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x").path))
+
+        // --init-from: start from another run's weights where names and shapes match
+        let weights = dir.appendingPathComponent("r/checkpoints/step-000002.safetensors").path
+        let warm = try CLI.run(pretrainArgs(dir, config, run: "warm", steps: 1) + ["--init-from", weights], timeout: 120)
+        XCTAssertEqual(warm.status, 0, warm.stderr)
+        XCTAssertTrue(warm.stderr.contains("initialised"), warm.stderr)
+        let unrelated = dir.appendingPathComponent("data/train.h5").path  // not safetensors
+        let bad2 = try CLI.run(pretrainArgs(dir, config, run: "warm2", steps: 1) + ["--init-from", unrelated], timeout: 60)
+        assertOneErrorLine(bad2, mentions: ["train.h5"])
     }
 }

@@ -21,6 +21,8 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Epochs over the training split (alternative to --steps).") var epochs: Int?
     @Option(help: "Batch size.") var batch = 16
     @Flag(help: "Continue from the run's last complete checkpoint.") var resume = false
+    @Option(help: "Start from these weights where names and shapes match (e.g. ImageNet PVT-v1-Tiny converted with scripts/convert-mvlt-checkpoint --partial), as the original does.")
+    var initFrom: String?
     @Option(help: "fp32, or bf16 (CUDA autocast; float32 weights and optimizer state).") var dtype = "fp32"
     @Option(help: "cpu, cuda or cuda:N.") var device = "cpu"
     @Option(help: "libtorch threads.") var threads = 2
@@ -64,6 +66,7 @@ struct Pretrain: ParsableCommand {
             evalEvery: evalEvery, evalBatches: evalBatches,
             losses: .init(mir: !noMir, itm: !noItm, mlm: !noMlm))
         options.dtype = dtype
+        options.initFrom = initFrom
         let job = try MVLTPretraining(options: options, resume: resume)
         let summary = try job.run()
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
