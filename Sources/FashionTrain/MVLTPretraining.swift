@@ -155,8 +155,9 @@ public final class MVLTPretraining {
     static func trainOptions(_ o: Options, trainRows: Int) throws -> TrainOptions {
         let perEpoch = max(1, trainRows / o.batch)
         let steps = o.steps ?? (o.epochs.map { $0 * perEpoch } ?? 300)
-        // The original: 2.5e-4 · global batch / 512 for 150 epochs; short CPU runs use 4× that peak.
-        let lr = o.lr ?? 2.5e-4 * Double(o.batch) / 512 * 4
+        // The original uses 2.5e-4 · global batch / 512 over 150 epochs (5.9e-4 at 8 × 150); at small batches and
+        // short runs that rule gives ~3e-5, which barely moves the losses, so the default peak is 5e-4.
+        let lr = o.lr ?? 5e-4
         var t = TrainOptions(steps: steps, batchSize: o.batch, lr: lr, minLR: lr * 0.04, warmupSteps: o.warmup ?? max(1, steps / 20),
                             warmupStartLR: 1e-6, weightDecay: o.weightDecay, clipNorm: o.clipNorm, seed: o.seed,
                             threads: o.threads, device: o.device.description, logEvery: o.logEvery,
