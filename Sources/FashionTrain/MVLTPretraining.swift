@@ -58,20 +58,8 @@ public final class MVLTPretraining {
     let resume: Bool
 
     public init(options o: Options, resume: Bool) throws {
-        let fm = FileManager.default
-        let configPath = o.run + "/config.json"
         // The run folder: created fresh, or resumed with the config it was started with.
-        var saved: RunConfig?
-        if fm.fileExists(atPath: configPath) {
-            guard resume else {
-                throw TrainError.badArgument("\(o.run) already holds a run (config.json): pass --resume to continue it, or choose another --out")
-            }
-            do {
-                saved = try JSONDecoder().decode(RunConfig.self, from: Data(contentsOf: URL(fileURLWithPath: configPath)))
-            } catch {
-                throw TrainError.badCheckpoint(path: configPath, reason: "not a FashionVL run config: \(error)")
-            }
-        }
+        let saved = try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "pretraining run")
         var modelConfig = try saved?.model ?? MVLTConfig.load(nameOrPath: o.config)
         if saved == nil {
             // An ablated loss also drops its head, so the run does not spend time on it.
@@ -85,12 +73,7 @@ public final class MVLTPretraining {
         let rc = RunConfig(model: modelConfig, train: train, data: o.data, losses: saved?.losses ?? o.losses,
                            maskRule: saved?.maskRule ?? o.maskRule, evalBatches: saved?.evalBatches ?? o.evalBatches)
         runConfig = rc
-        do {
-            try fm.createDirectory(atPath: o.run, withIntermediateDirectories: true)
-            if saved == nil { try writeAtomically(JSONEncoder.sorted.encode(rc), to: configPath) }
-        } catch {
-            throw TrainError.unwritable(o.run)
-        }
+        if saved == nil { try RunFolder.create(rc, run: o.run) }
 
         Torch.manualSeed(train.seed)
         model = try MVLT(modelConfig)

@@ -69,19 +69,7 @@ public final class CategoryFinetuning {
     private let lastEval: LastEval
 
     public init(options o: Options, resume: Bool) throws {
-        let fm = FileManager.default
-        let configPath = o.run + "/config.json"
-        var saved: RunConfig?
-        if fm.fileExists(atPath: configPath) {
-            guard resume else {
-                throw TrainError.badArgument("\(o.run) already holds a run (config.json): pass --resume to continue it, or choose another --out")
-            }
-            do {
-                saved = try JSONDecoder().decode(RunConfig.self, from: Data(contentsOf: URL(fileURLWithPath: configPath)))
-            } catch {
-                throw TrainError.badCheckpoint(path: configPath, reason: "not a FashionVL fine-tuning run config: \(error)")
-            }
-        }
+        let saved = try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "fine-tuning run")
         let split = try DataSplit.open(saved?.data ?? o.data, seed: saved?.train.seed ?? o.seed)
         let classes = try saved?.classes ?? CategoryClasses.fromTrain(split.trainFile, rows: split.trainRows)
         let train = try saved?.train ?? CategoryFinetuning.trainOptions(o, trainRows: split.trainRows.count)
@@ -95,12 +83,7 @@ public final class CategoryFinetuning {
         let rc = RunConfig(model: opened.config, train: train, task: saved?.task ?? o.task, classes: classes,
                            pretrained: pretrained, data: saved?.data ?? o.data, evalBatches: saved?.evalBatches ?? o.evalBatches)
         runConfig = rc
-        do {
-            try fm.createDirectory(atPath: o.run, withIntermediateDirectories: true)
-            if saved == nil { try writeAtomically(JSONEncoder.sorted.encode(rc), to: configPath) }
-        } catch {
-            throw TrainError.unwritable(o.run)
-        }
+        if saved == nil { try RunFolder.create(rc, run: o.run) }
 
         let optimizer = AdamW(ParamGroup.decayAndNoDecay(model.namedParameters(), weightDecay: train.weightDecay),
                               lr: train.lr, betas: (0.9, 0.999), eps: 1e-8)

@@ -1,0 +1,31 @@
+import Foundation
+import Torch
+
+/// A run folder's config.json: created with a new run, read back by `--resume`, never overwritten by a new run.
+public enum RunFolder {
+    /// The saved config of the run at `path` when it exists and `resume` is set, nil for a new run. Without
+    /// `resume`, an existing run is refused, so nothing it holds is overwritten.
+    public static func savedConfig<Config: Decodable>(_ type: Config.Type, run path: String, resume: Bool,
+                                                      kind: String) throws -> Config? {
+        let configPath = path + "/config.json"
+        guard FileManager.default.fileExists(atPath: configPath) else { return nil }
+        guard resume else {
+            throw TrainError.badArgument("\(path) already holds a run (config.json): pass --resume to continue it, or choose another --out")
+        }
+        do {
+            return try JSONDecoder().decode(Config.self, from: Data(contentsOf: URL(fileURLWithPath: configPath)))
+        } catch {
+            throw TrainError.badCheckpoint(path: configPath, reason: "not a FashionVL \(kind) config: \(error)")
+        }
+    }
+
+    /// Creates the folder and writes config.json (atomically) for a new run.
+    public static func create<Config: Encodable>(_ config: Config, run path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try writeAtomically(JSONEncoder.sorted.encode(config), to: path + "/config.json")
+        } catch {
+            throw TrainError.unwritable(path)
+        }
+    }
+}
