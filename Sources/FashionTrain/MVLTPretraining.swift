@@ -87,7 +87,7 @@ public final class MVLTPretraining {
         let tokenizer = try WordPieceTokenizer.bertBaseUncased()
         let loader = try FashionGenLoader(
             file: split.trainFile,
-            config: MVLTPretraining.loaderConfig(rc, rows: split.trainRows, shuffle: true),
+            config: LoaderConfig.forRun(model: rc.model, train: rc.train, rows: split.trainRows, shuffle: true),
             tokenize: tokenizer.captionTokenizer,
             transforms: MVLTPretraining.transforms(rc))
         let losses = rc.losses
@@ -109,7 +109,7 @@ public final class MVLTPretraining {
         trainer.label = "pretrain"
         let valLoader = try FashionGenLoader(
             file: split.validationFile,
-            config: MVLTPretraining.loaderConfig(rc, rows: split.validationRows, shuffle: false),
+            config: LoaderConfig.forRun(model: rc.model, train: rc.train, rows: split.validationRows, shuffle: false),
             tokenize: tokenizer.captionTokenizer,
             transforms: [ITMNegatives(probability: 0.5)])
         if modelConfig.heads.itm {
@@ -149,20 +149,6 @@ public final class MVLTPretraining {
         return t
     }
 
-    static func loaderConfig(_ rc: RunConfig, rows: [Int], shuffle: Bool) -> LoaderConfig {
-        var c = LoaderConfig()
-        c.batchSize = rc.train.batchSize
-        c.imageSize = rc.model.imageSize
-        c.textLength = rc.model.textLength
-        c.seed = rc.train.seed
-        c.shuffle = shuffle
-        c.dropLast = shuffle
-        c.threads = 2
-        c.rows = rows
-        c.caption = .description
-        return c
-    }
-
     static func transforms(_ rc: RunConfig) -> [any SampleTransform] {
         [ITMNegatives(probability: 0.5),
          MLMMasking(probability: 0.15, maskID: 103, vocabularySize: rc.model.vocabSize),
@@ -184,6 +170,25 @@ public final class MVLTPretraining {
             }
         }
         return ["val_itm_acc": total > 0 ? correct / total : .nan, "val_pairs": total]
+    }
+}
+
+extension LoaderConfig {
+    /// The loader of a training run: the model's image size and text length, the run's batch size and seed, the
+    /// products' descriptions as captions (the original's `captions`); training order shuffled with the last
+    /// partial batch dropped, evaluation in file order.
+    public static func forRun(model: MVLTConfig, train: TrainOptions, rows: [Int], shuffle: Bool) -> LoaderConfig {
+        var c = LoaderConfig()
+        c.batchSize = train.batchSize
+        c.imageSize = model.imageSize
+        c.textLength = model.textLength
+        c.seed = train.seed
+        c.shuffle = shuffle
+        c.dropLast = shuffle
+        c.threads = 2
+        c.rows = rows
+        c.caption = .description
+        return c
     }
 }
 

@@ -89,7 +89,7 @@ public final class CategoryFinetuning {
                               lr: train.lr, betas: (0.9, 0.999), eps: 1e-8)
         let tokenizer = try WordPieceTokenizer.bertBaseUncased()
         let loader = try FashionGenLoader(
-            file: split.trainFile, config: CategoryFinetuning.loaderConfig(rc, rows: split.trainRows, shuffle: true),
+            file: split.trainFile, config: LoaderConfig.forRun(model: rc.model, train: rc.train, rows: split.trainRows, shuffle: true),
             tokenize: tokenizer.captionTokenizer,
             transforms: [MLMMasking(probability: 0.15, maskID: 103, vocabularySize: rc.model.vocabSize)])
         // The loader's labels index its own sorted names over the whole file; the targets are train-list indices.
@@ -115,7 +115,7 @@ public final class CategoryFinetuning {
         }
         trainer.label = "finetune"
         let valLoader = try FashionGenLoader(
-            file: split.validationFile, config: CategoryFinetuning.loaderConfig(rc, rows: split.validationRows, shuffle: false),
+            file: split.validationFile, config: LoaderConfig.forRun(model: rc.model, train: rc.train, rows: split.validationRows, shuffle: false),
             tokenize: tokenizer.captionTokenizer)
         let lastEval = LastEval()
         self.lastEval = lastEval
@@ -152,20 +152,6 @@ public final class CategoryFinetuning {
                             warmupStartLR: 1e-6, weightDecay: o.weightDecay, clipNorm: o.clipNorm, seed: o.seed,
                             threads: o.threads, device: o.device.description, logEvery: o.logEvery,
                             checkpointEvery: o.checkpointEvery, evalEvery: o.evalEvery == 0 ? steps : o.evalEvery)
-    }
-
-    static func loaderConfig(_ rc: RunConfig, rows: [Int], shuffle: Bool) -> LoaderConfig {
-        var c = LoaderConfig()
-        c.batchSize = rc.train.batchSize
-        c.imageSize = rc.model.imageSize
-        c.textLength = rc.model.textLength
-        c.seed = rc.train.seed
-        c.shuffle = shuffle
-        c.dropLast = shuffle
-        c.threads = 2
-        c.rows = rows
-        c.caption = .description
-        return c
     }
 
     /// A (file classes) int64 tensor: file label index → train class index (unknown for unseen names).
