@@ -22,15 +22,21 @@ public struct DeviceBatch {
 
     public init(_ b: HostBatch, device: Device = .cpu) throws {
         let (n, s, l) = (b.batchSize, b.imageSize, b.textLength)
-        images = try Tensor(b.images, shape: [n, 3, s, s], device: device)
-        inputIds = try Tensor(b.inputIds, shape: [n, l], device: device)
-        originalInputIds = try Tensor(b.originalInputIds, shape: [n, l], device: device)
-        attentionMask = try Tensor(b.attentionMask, shape: [n, l], device: device)
-        mlmLabels = try Tensor(b.mlmLabels, shape: [n, l], device: device)
-        itmLabels = try Tensor(b.itmLabels, shape: [n], device: device)
-        imageMask = try b.imageMask.map { try Tensor($0, shape: [n, 1, s, s], device: device) }
-        categoryLabels = try Tensor(b.categoryLabels, shape: [n], device: device)
-        subcategoryLabels = try Tensor(b.subcategoryLabels, shape: [n], device: device)
+        // On CUDA: page-locked staging and asynchronous copies, which overlap the previous step's kernels.
+        func upload<T: TensorElement>(_ values: [T], _ shape: [Int]) throws -> Tensor {
+            let host = try Tensor(values, shape: shape)
+            guard case .cuda = device else { return host }
+            return try host.pinned().to(device: device, nonBlocking: true)
+        }
+        images = try upload(b.images, [n, 3, s, s])
+        inputIds = try upload(b.inputIds, [n, l])
+        originalInputIds = try upload(b.originalInputIds, [n, l])
+        attentionMask = try upload(b.attentionMask, [n, l])
+        mlmLabels = try upload(b.mlmLabels, [n, l])
+        itmLabels = try upload(b.itmLabels, [n])
+        imageMask = try b.imageMask.map { try upload($0, [n, 1, s, s]) }
+        categoryLabels = try upload(b.categoryLabels, [n])
+        subcategoryLabels = try upload(b.subcategoryLabels, [n])
         batchSize = n
     }
 

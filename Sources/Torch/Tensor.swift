@@ -116,6 +116,10 @@ public final class Tensor: @unchecked Sendable {
         return h
     }
 
+    /// A copy in page-locked host memory, so that `to(device:nonBlocking: true)` copies to the GPU asynchronously
+    /// (throws without CUDA).
+    public func pinned() throws -> Tensor { try Tensor.make("pin_memory") { ctorch_pin_memory($0, handle) } }
+
     /// Copies the elements to a Swift array (the tensor is moved to the CPU and made contiguous first).
     public func toArray<T: TensorElement>(_: T.Type = T.self) throws -> [T] {
         guard dtype == T.dtype else { throw TorchError.dtypeMismatch(op: "toArray", expected: T.dtype, actual: dtype) }

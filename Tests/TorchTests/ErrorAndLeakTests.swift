@@ -32,6 +32,7 @@ final class ErrorAndLeakTests: XCTestCase {
         }
         XCTAssertThrowsError(try Tensor.ones([2]).to(device: .cuda(0)))
         XCTAssertThrowsError(try CUDA.synchronize())
+        XCTAssertThrowsError(try Tensor.ones([2]).pinned())
         XCTAssertThrowsError(try CUDA.memoryStats())
         XCTAssertThrowsError(try Generator(seed: 1, device: .cuda(0)))
         XCTAssertThrowsError(try Torch.autocast(.bfloat16) { try Tensor.ones([1]) }.item())
