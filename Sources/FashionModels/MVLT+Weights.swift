@@ -86,6 +86,7 @@ extension MVLTConfig {
         if dims != base.embedDims {   // heads are not in the shapes: a registered config of these widths, else head dim 64
             let named = ModelRegistry.names.compactMap { try? ModelRegistry.config(named: $0) }.first { $0.embedDims == dims }
             c.numHeads = named?.numHeads ?? dims.map { max(1, $0 / 64) }
+            c.textEmbeddingInit = named?.textEmbeddingInit ?? c.textEmbeddingInit   // recorded only; weights replace it
         }
         (c.embedDims, c.depths, c.srRatios, c.mlpRatios, c.patchSizes, c.pvtGrid) = (dims, depths, sr, mlp, patch, grid)
         c.heads = MVLTHeads(mlm: w["mlm_head.bias"] != nil, itm: w["itm_head.linear.weight"] != nil,

@@ -172,7 +172,8 @@ public final class MVLT: Module {
         try resetLinears()
     }
 
-    /// Spec §4.8: every Linear weight (and so the tied word table) trunc-normal(0.02), biases 0.
+    /// Spec §4.8: every Linear weight (and so the tied word table) trunc-normal(0.02), biases 0; the BERT
+    /// position/type tables stay N(0, 1) unless `text_embedding_init` is "bert".
     private func resetLinears() throws {
         func visit(_ m: Module) throws {
             if let l = m as? Linear {
@@ -183,6 +184,10 @@ public final class MVLT: Module {
         }
         try visit(self)
         try truncNormal(text_embeddings.word_embeddings.weight)
+        if config.textEmbeddingInit == .bert {
+            try truncNormal(text_embeddings.position_embeddings.weight)
+            try truncNormal(text_embeddings.token_type_embeddings.weight)
+        }
     }
 
     var posEmbeds: [Tensor] { [pos_embed1, pos_embed2, pos_embed3, pos_embed4] }

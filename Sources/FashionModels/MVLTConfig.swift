@@ -17,6 +17,18 @@ public enum MVLTPosEmbedResize: String, Codable, Sendable {
     case whenGridDiffers = "when_grid_differs"
 }
 
+/// How the BERT position and token-type tables start (spec §4.8).
+public enum MVLTTextEmbeddingInit: String, Codable, Sendable {
+    /// The original code: `BertEmbeddings` is used without BERT's `_init_weights`, so these two tables keep
+    /// nn.Embedding's N(0, 1) while the (tied) word table is N(0, 0.02). After the LayerNorm the words are then
+    /// ~2 % of each text token, and a model trained from scratch needs many steps before text content counts
+    /// (default, for checkpoint fidelity).
+    case code = "code"
+    /// BERT's own initialisation: N(0, 0.02) for the position and token-type tables too, so word identity
+    /// dominates the text tokens from the first step (used by `mvlt-demo`).
+    case bert = "bert"
+}
+
 /// Which output heads the model has (the original `loss_type`).
 public struct MVLTHeads: Codable, Sendable, Equatable {
     public var mlm = true       // masked language modelling, `mlm_head`
@@ -57,6 +69,7 @@ public struct MVLTConfig: Codable, Sendable, Equatable {
     public var heads = MVLTHeads()
     public var tokenOrder = MVLTTokenOrder.imageFirst
     public var posEmbedResize = MVLTPosEmbedResize.originalQuirk
+    public var textEmbeddingInit = MVLTTextEmbeddingInit.code
 
     public init() {}
 
@@ -67,7 +80,7 @@ public struct MVLTConfig: Codable, Sendable, Equatable {
         case srRatios = "sr_ratios", patchSizes = "patch_sizes", pvtGrid = "pvt_grid"
         case decoderChannels = "decoder_channels", dropPathRate = "drop_path_rate"
         case embeddingDropout = "embedding_dropout", heads, tokenOrder = "token_order"
-        case posEmbedResize = "pos_embed_resize"
+        case posEmbedResize = "pos_embed_resize", textEmbeddingInit = "text_embedding_init"
     }
 
     /// Missing fields keep their defaults, so a JSON file only lists what differs from `mvlt-tiny`.
@@ -84,6 +97,7 @@ public struct MVLTConfig: Codable, Sendable, Equatable {
         try get(.decoderChannels, &decoderChannels); try get(.dropPathRate, &dropPathRate)
         try get(.embeddingDropout, &embeddingDropout); try get(.heads, &heads)
         try get(.tokenOrder, &tokenOrder); try get(.posEmbedResize, &posEmbedResize)
+        try get(.textEmbeddingInit, &textEmbeddingInit)
     }
 
     // MARK: derived values

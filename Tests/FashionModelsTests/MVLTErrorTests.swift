@@ -41,6 +41,12 @@ final class MVLTErrorTests: XCTestCase {
             guard case let .configFile(_, field, _)? = e as? ModelError else { return XCTFail("\(e)") }
             XCTAssertEqual(field, "token_order")
         }
+        let badInit = try write(#"{"text_embedding_init": "xavier"}"#)
+        XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: badInit)) { e in
+            guard case let .configFile(_, field, _)? = e as? ModelError else { return XCTFail("\(e)") }
+            XCTAssertEqual(field, "text_embedding_init")
+        }
+        XCTAssertEqual(try MVLTConfig.load(nameOrPath: write(#"{"text_embedding_init": "bert"}"#)).textEmbeddingInit, .bert)
         let negative = try write(#"{"text_length": -4}"#)
         XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: negative)) { e in
             XCTAssertEqual(e as? ModelError, .configFile(path: negative, field: "text_length", reason: "must be positive, got -4"))

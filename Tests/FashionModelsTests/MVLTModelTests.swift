@@ -36,10 +36,12 @@ final class MVLTModelTests: XCTestCase {
     }
 
     /// Init per spec §4.8: Linear std 0.02 / bias 0, LayerNorm 1/0, extra biases 0, BERT tables N(0,1),
-    /// word table (tied) std 0.02 with a non-zero row 0.
+    /// word table (tied) std 0.02 with a non-zero row 0; `text_embedding_init: bert` gives the BERT tables 0.02.
     func testInitialisation() throws {
         Torch.manualSeed(1)
-        let m = try MVLT(ModelRegistry.config(named: "mvlt-demo"))
+        var config = try ModelRegistry.config(named: "mvlt-demo")
+        config.textEmbeddingInit = .code
+        let m = try MVLT(config)
         let sd = Dictionary(uniqueKeysWithValues: m.stateDict())
         XCTAssertEqual(try sd["block1.0.attn.q.weight"]!.std(dims: [0, 1]).item(), 0.02, accuracy: 0.003)
         XCTAssertEqual(try sd["block1.0.attn.q.bias"]!.abs().max().item(), 0)
@@ -51,6 +53,13 @@ final class MVLTModelTests: XCTestCase {
         XCTAssertEqual(try word.std(dims: [0, 1]).item(), 0.02, accuracy: 0.001)
         XCTAssertGreaterThan(try word.select(dim: 0, index: 0).abs().sum().item(), 0)
         XCTAssertEqual(try sd["pos_embed1"]!.std(dims: [0, 1, 2]).item(), 0.02, accuracy: 0.002)
+
+        config.textEmbeddingInit = .bert
+        let bert = Dictionary(uniqueKeysWithValues: try MVLT(config).stateDict())
+        for key in ["text_embeddings.position_embeddings.weight", "text_embeddings.token_type_embeddings.weight"] {
+            XCTAssertEqual(try bert[key]!.std(dims: [0, 1]).item(), 0.02, accuracy: 0.004, key)
+        }
+        XCTAssertEqual(try bert[MVLT.wordKey]!.std(dims: [0, 1]).item(), 0.02, accuracy: 0.001)
     }
 
     /// Every registered config builds and runs a forward with exactly the expected output shapes.

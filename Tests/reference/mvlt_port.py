@@ -16,6 +16,8 @@ Options beyond the code's behaviour (all default to the code, spec section 10):
   * `pos_embed_quirk` (True): skip the position-table resize whenever a stage's H*W equals 3136 (stage 1's
     224-px count), as the code does; False = resize whenever the grid differs from the stored one.
   * `text_first` (False): paper order <text; image> inside a stage instead of the code's image-first order.
+  * `text_embedding_init` ("code"): "bert" starts the BERT position/type tables at N(0, 0.02) (BERT's own
+    init) instead of nn.Embedding's N(0, 1), which the code leaves in place.
   * `vocab_size` (30522): rows of the word table, the MLM decoder and mlm_head.bias (the code hard-codes
     30522; smaller values only exist for quick tests).
 """
@@ -59,6 +61,7 @@ class MVLTConfig:
     text_first: bool = False
     drop_path_rate: float = DROP_PATH_RATE
     bert_dropout: float = 0.1
+    text_embedding_init: str = "code"   # "bert": position/type tables N(0, 0.02) instead of nn.Embedding's N(0, 1)
 
     def validate(self):
         if self.image_size <= 0 or self.image_size % 32 != 0:
@@ -67,6 +70,8 @@ class MVLTConfig:
             raise ValueError(f"text_len must be in 1...{BERT_MAX_POS}, got {self.text_len}")
         if self.vocab_size < 1:
             raise ValueError("vocab_size must be positive")
+        if self.text_embedding_init not in ("code", "bert"):
+            raise ValueError(f"text_embedding_init must be 'code' or 'bert', got {self.text_embedding_init!r}")
 
 
 def _gelu_erf(x):
@@ -317,6 +322,9 @@ class MVLT(nn.Module):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        if self.config.text_embedding_init == "bert":
+            nn.init.trunc_normal_(self.text_embeddings.position_embeddings.weight, std=0.02, a=-2.0, b=2.0)
+            nn.init.trunc_normal_(self.text_embeddings.token_type_embeddings.weight, std=0.02, a=-2.0, b=2.0)
 
     # ---------------------------------------------------------------------------------------------------
     def _image_pos(self, k, H, W):
