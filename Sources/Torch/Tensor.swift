@@ -12,7 +12,7 @@ extension UInt8: TensorElement { public static var dtype: DType { .uint8 } }
 extension Bool: TensorElement { public static var dtype: DType { .bool } }
 
 /// A libtorch tensor. The handle is owned by this object and released when ARC frees it. Ops are generated
-/// from ops.def (Tensor+Ops.swift) and read like PyTorch: `try x.matmul(w).softmax(dim: -1)`.
+/// from ops.def (Ops/Tensor+<Section>.swift, one file per section) and read like PyTorch: `try x.matmul(w).softmax(dim: -1)`.
 public final class Tensor: @unchecked Sendable {
     public let handle: OpaquePointer
 
