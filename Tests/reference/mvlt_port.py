@@ -123,6 +123,9 @@ class Attention(nn.Module):
         if sr > 1:
             self.sr = nn.Conv2d(dim, dim, kernel_size=sr, stride=sr)
             self.norm = nn.LayerNorm(dim)
+        # Not in the original (it never masks padding): (B, L) bool, True = a real text token; when set, padding
+        # keys get no attention. Only scripts/itm-probe sets it.
+        self.text_keep = None
 
     def forward(self, u, H, W, L, img_start):
         B, N, C = u.shape
@@ -140,7 +143,12 @@ class Attention(nn.Module):
             src = u
         kv = self.kv(src).reshape(B, -1, 2, h, d).permute(2, 0, 3, 1, 4)
         k, v = kv[0], kv[1]                                                     # B h M d
-        attn = torch.matmul(q, k.transpose(-2, -1)).mul_(self.scale).softmax(dim=-1)
+        logits = torch.matmul(q, k.transpose(-2, -1)).mul_(self.scale)
+        if self.text_keep is not None:
+            image_keys = torch.ones(B, k.shape[2] - L, dtype=torch.bool)
+            keep = torch.cat((image_keys, self.text_keep) if img_start == 0 else (self.text_keep, image_keys), 1)
+            logits = logits.masked_fill(~keep[:, None, None, :], float("-inf"))
+        attn = logits.softmax(dim=-1)
         out = torch.matmul(attn, v).transpose(1, 2).reshape(B, N, C)
         return self.proj(out)
 
