@@ -96,6 +96,34 @@ final class CategoryCLITests: XCTestCase {
         }
     }
 
+    /// Fine-tuned on one file (products split 90/10), evaluated on that file: only the held-out products are
+    /// scored, the same rows fine-tuning validated on; `--all-rows` scores the whole file.
+    func testSingleFileEvaluatesTheHeldOutProducts() throws {
+        let f = try fixture()
+        let file = f.data.appendingPathComponent("train.h5").path
+        let run = f.dir.appendingPathComponent("ft-file").path
+        let ft = try CLI.run(["finetune", "--task", "mcr", "--checkpoint", f.pretrained.path, "--data", file,
+                              "--out", run, "--steps", "2", "--batch", "4", "--threads", "1", "--eval-batches", "1000"],
+                             timeout: 180)
+        XCTAssertEqual(ft.status, 0, ft.stderr)
+        let heldOut = try XCTUnwrap(try json(ft.stdout)["val_samples"] as? Int, ft.stdout)
+        let rows = try InspectSummary.parse(CLI.run(["inspect", file])).rows
+        XCTAssertGreaterThan(heldOut, 0)
+        XCTAssertLessThan(heldOut, rows)
+
+        let ev = try CLI.run(["evaluate", "mcr", "--checkpoint", run, "--data", file, "--threads", "1"], timeout: 120)
+        XCTAssertEqual(ev.status, 0, ev.stderr)
+        let j = try json(ev.stdout)
+        XCTAssertEqual(j["samples"] as? Int, heldOut, "only the products fine-tuning held out")
+        XCTAssertEqual(j["split"] as? String, "held-out products of train.h5 (the fine-tuning split, seed 0)")
+
+        let all = try CLI.run(["evaluate", "mcr", "--checkpoint", run, "--data", file, "--threads", "1", "--all-rows"],
+                              timeout: 120)
+        XCTAssertEqual(all.status, 0, all.stderr)
+        XCTAssertEqual(try json(all.stdout)["samples"] as? Int, rows)
+        XCTAssertEqual(try json(all.stdout)["split"] as? String, "all rows of train.h5")
+    }
+
     func testBadInputsGiveOneErrorLine() throws {
         let f = try fixture()
         let noCheckpoint = try CLI.run(finetuneArgs(f, run: "a").map { $0 == f.pretrained.path ? "/nonexistent/ck" : $0 })

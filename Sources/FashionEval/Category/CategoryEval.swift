@@ -1,4 +1,5 @@
-// Category recognition evaluation (mvlt.md §7, protocols.md §4): every row of the evaluated file goes through
+// Category recognition evaluation (mvlt.md §7, protocols.md §4): every evaluated row (a folder's validation.h5;
+// the held-out products of the fine-tuning run's own single file; else every row of the file) goes through
 // the fine-tuned model with its clean caption ids and clean image; argmax over the train classes' logits;
 // accuracy, macro-F1 (present classes, and all classes), confusion matrix, written to RUN/eval/{mcr,scr}.json.
 import FashionData
@@ -70,12 +71,14 @@ public struct CategoryEvaluation {
         public var classesFrom: String?
         /// Input size of a weights-file model (a run folder's config.json gives its own).
         public var imageSize: Int?
+        /// Score every row of a single file, even when it is the file the run was fine-tuned on.
+        public var allRows: Bool
 
         public init(checkpoint: String, data: String, out: String?, batch: Int, device: Device, classesFrom: String?,
-                    imageSize: Int? = nil) {
+                    imageSize: Int? = nil, allRows: Bool = false) {
             (self.checkpoint, self.data, self.out, self.batch, self.device, self.classesFrom) =
                 (checkpoint, data, out, batch, device, classesFrom)
-            self.imageSize = imageSize
+            (self.imageSize, self.allRows) = (imageSize, allRows)
         }
     }
 
@@ -114,12 +117,13 @@ public struct CategoryEvaluation {
             throw EvalError.invalidArgument("\(o.checkpoint): the model has no category heads (a pretraining run?); "
                 + "fine-tune it with `fashionvl finetune --checkpoint \(o.checkpoint)` first")
         }
-        let (classes, trainedTask) = try runClasses(em, classesFrom: o.classesFrom)
+        let (classes, trainedTask, trainedOn) = try runClasses(em, classesFrom: o.classesFrom)
         guard let run = o.out ?? em.runFolder else {
             throw EvalError.invalidArgument("\(o.checkpoint) is a weights file, not a run folder: pass --out RUN for the results")
         }
-        let (file, split) = try evaluationFile(o.data)
+        let (file, rows, split) = try evaluationRows(o.data, trainedOn: o.allRows ? nil : trainedOn)
         var lc = LoaderConfig()
+        lc.rows = rows
         lc.batchSize = o.batch
         lc.imageSize = em.config.imageSize
         lc.textLength = em.config.textLength
@@ -164,33 +168,49 @@ public struct CategoryEvaluation {
         return (result, summary)
     }
 
-    /// The class lists (and fine-tuning task) stored in a fine-tuning run's config.json, or from `classesFrom`.
-    static func runClasses(_ em: EvalModel, classesFrom: String?) throws -> (CategoryClasses, CategoryFinetuning.Task?) {
+    /// The data a fine-tuning run read and the seed of its product split.
+    struct TrainedOn { var data: String; var seed: UInt64 }
+
+    /// The class lists, fine-tuning task and data stored in a fine-tuning run's config.json, or the class lists
+    /// from `classesFrom`.
+    static func runClasses(_ em: EvalModel, classesFrom: String?) throws
+        -> (CategoryClasses, CategoryFinetuning.Task?, TrainedOn?) {
         if let classesFrom {
             let split = try DataSplit.open(classesFrom, seed: 0)
-            return (try CategoryClasses.fromTrain(split.trainFile, rows: split.trainRows), nil)
+            return (try CategoryClasses.fromTrain(split.trainFile, rows: split.trainRows), nil, nil)
         }
         guard let run = em.runFolder else {
             throw EvalError.invalidArgument("\(em.weightsPath) is a weights file without class lists: pass "
                 + "--classes-from with the train .h5 (or data folder) it was fine-tuned on")
         }
         let path = run + "/config.json"
-        struct Stored: Decodable { var task: CategoryFinetuning.Task; var classes: CategoryClasses }
+        struct Stored: Decodable {
+            var task: CategoryFinetuning.Task, classes: CategoryClasses, data: String, train: TrainOptions
+        }
         guard let data = FileManager.default.contents(atPath: path),
               let stored = try? JSONDecoder().decode(Stored.self, from: data) else {
             throw EvalError.invalidArgument("\(path) holds no category class lists (not a `fashionvl finetune` run): "
                 + "pass --classes-from with the train .h5 or data folder")
         }
-        return (stored.classes, stored.task)
+        return (stored.classes, stored.task, TrainedOn(data: stored.data, seed: stored.train.seed))
     }
 
-    /// A folder → its validation.h5 (the Fashion-Gen test set); a file → all its rows.
-    static func evaluationFile(_ path: String) throws -> (FashionGenFile, String) {
+    /// A folder → its validation.h5 (the Fashion-Gen test set). The single file the run was fine-tuned on → the
+    /// products fine-tuning held out (the same `DataSplit`), so training rows are never scored. Any other file →
+    /// all its rows (rows nil).
+    static func evaluationRows(_ path: String, trainedOn: TrainedOn?) throws -> (FashionGenFile, [Int]?, String) {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw EvalError.invalidArgument("\(path): no such file or folder (expected a Fashion-Gen .h5 file or a folder with validation.h5)")
         }
-        if isDir.boolValue { return (try FashionGenFile(path: path + "/validation.h5"), "validation") }
-        return (try FashionGenFile(path: path), "all rows of \((path as NSString).lastPathComponent)")
+        if isDir.boolValue { return (try FashionGenFile(path: path + "/validation.h5"), nil, "validation") }
+        let name = (path as NSString).lastPathComponent
+        func resolved(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
+        if let trainedOn, resolved(trainedOn.data) == resolved(path) {
+            let split = try DataSplit.open(path, seed: trainedOn.seed)
+            return (split.validationFile, split.validationRows,
+                    "held-out products of \(name) (the fine-tuning split, seed \(trainedOn.seed))")
+        }
+        return (try FashionGenFile(path: path), nil, "all rows of \(name)")
     }
 }

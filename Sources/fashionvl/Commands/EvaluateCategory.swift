@@ -7,8 +7,11 @@ import Torch
 struct CategoryEvalOptions: ParsableArguments {
     @Option(help: "A `fashionvl finetune` run folder (its newest checkpoint) or a fine-tuned MVLT weights file.")
     var checkpoint: String
-    @Option(help: "A Fashion-Gen .h5 file (every row is scored) or a data folder (its validation.h5).")
+    @Option(help: ArgumentHelp("A data folder (its validation.h5) or a Fashion-Gen .h5 file.", discussion:
+        "On the single file the run was fine-tuned on, only the products fine-tuning held out are scored."))
     var data: String
+    @Flag(help: "Score every row of a single --data file, even the fine-tuning run's own training rows.")
+    var allRows = false
     @Option(help: "Run folder for eval/*.json and the confusion PNG (default: the checkpoint's run folder).")
     var out: String?
     @Option(help: "Train .h5 or data folder giving the class lists, for a weights file without a run config.")
@@ -32,7 +35,7 @@ struct CategoryEvalOptions: ParsableArguments {
         Torch.setNumThreads(threads)
         let (result, summary) = try CategoryEvaluation.run(head, .init(
             checkpoint: checkpoint, data: data, out: out, batch: batch, device: try Device(parsing: device),
-            classesFrom: classesFrom, imageSize: imageSize))
+            classesFrom: classesFrom, imageSize: imageSize, allRows: allRows))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(summary), as: UTF8.self))
