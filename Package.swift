@@ -31,7 +31,7 @@ let package = Package(
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "FashionDataTests", dependencies: ["FashionData"]),
         .testTarget(name: "CLITests", dependencies: []),
-        .testTarget(name: "FashionEvalTests", dependencies: ["FashionEval", "FashionData"]),
+        .testTarget(name: "FashionEvalTests", dependencies: ["FashionEval", "FashionData", "FashionTrain"]),
         .testTarget(name: "FashionModelsTests", dependencies: ["FashionModels", "Torch"]),
     ],
     swiftLanguageModes: [.v5]

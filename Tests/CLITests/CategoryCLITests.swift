@@ -115,7 +115,7 @@ final class CategoryCLITests: XCTestCase {
         XCTAssertEqual(ev.status, 0, ev.stderr)
         let j = try json(ev.stdout)
         XCTAssertEqual(j["samples"] as? Int, heldOut, "only the products fine-tuning held out")
-        XCTAssertEqual(j["split"] as? String, "held-out products of train.h5 (the fine-tuning split, seed 0)")
+        XCTAssertEqual(j["split"] as? String, "held-out products of train.h5 (the run's split, seed 0)")
 
         let all = try CLI.run(["evaluate", "mcr", "--checkpoint", run, "--data", file, "--threads", "1", "--all-rows"],
                               timeout: 120)

@@ -55,6 +55,24 @@ final class S100SamplerTests: XCTestCase {
         }
     }
 
+    /// With a row subset (a run's held-out products) only those rows' products are drawn, and only those rows.
+    func testRowSubsetKeepsOnlyItsProducts() throws {
+        let (full, _, _, rowsOf) = try Self.catalog()
+        let ids = full.products.flatMap { p in p.rows.map { (row: $0, id: p.id) } }.sorted { $0.row < $1.row }.map(\.id)
+        let subs = full.products.flatMap { p in p.rows.map { (row: $0, s: p.subcategory) } }.sorted { $0.row < $1.row }.map(\.s)
+        let cats = full.products.flatMap { p in p.rows.map { (row: $0, c: p.category) } }.sorted { $0.row < $1.row }.map(\.c)
+        let kept = Set(rowsOf.filter { $0.key % 3 == 0 }.flatMap(\.value))
+        let sampler = try S100Sampler(productIDs: ids, subcategories: subs, categories: cats, rows: kept.sorted())
+        XCTAssertEqual(Set(sampler.products.map(\.id)), Set(rowsOf.keys.filter { $0 % 3 == 0 }))
+        let draw = try sampler.draw(.itr, seed: 1, queries: 1000)
+        XCTAssertEqual(draw.queries.count, sampler.products.count)
+        for q in draw.queries {
+            XCTAssertTrue(kept.contains(q.queryRow))
+            XCTAssertTrue(q.candidateRows.allSatisfy(kept.contains), "a candidate row outside the subset")
+        }
+        XCTAssertThrowsError(try S100Sampler(productIDs: ids, subcategories: subs, categories: cats, rows: [ids.count]))
+    }
+
     func testSmallSubcategoriesAreFilledFromTheCategoryThenAtRandom() throws {
         let (sampler, sub, cat, _) = try Self.catalog()
         let draw = try sampler.draw(.tir, seed: 0, queries: 225)

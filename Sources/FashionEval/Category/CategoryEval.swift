@@ -117,20 +117,20 @@ public struct CategoryEvaluation {
             throw EvalError.invalidArgument("\(o.checkpoint): the model has no category heads (a pretraining run?); "
                 + "fine-tune it with `fashionvl finetune --checkpoint \(o.checkpoint)` first")
         }
-        let (classes, trainedTask, trainedOn) = try runClasses(em, classesFrom: o.classesFrom)
+        let (classes, trainedTask) = try runClasses(em, classesFrom: o.classesFrom)
         guard let run = o.out ?? em.runFolder else {
             throw EvalError.invalidArgument("\(o.checkpoint) is a weights file, not a run folder: pass --out RUN for the results")
         }
-        let (file, rows, split) = try evaluationRows(o.data, trainedOn: o.allRows ? nil : trainedOn)
+        let data = try EvaluationData.open(o.data, run: em.runFolder, allRows: o.allRows)
         var lc = LoaderConfig()
-        lc.rows = rows
+        lc.rows = data.rows
         lc.batchSize = o.batch
         lc.imageSize = em.config.imageSize
         lc.textLength = em.config.textLength
         lc.shuffle = false
         lc.dropLast = false
         lc.caption = .description
-        let loader = try FashionGenLoader(file: file, config: lc, tokenize: try WordPieceTokenizer.bertBaseUncased().captionTokenizer)
+        let loader = try FashionGenLoader(file: data.file, config: lc, tokenize: try WordPieceTokenizer.bertBaseUncased().captionTokenizer)
         let predictions = try CategoryPredictions.run(model: em.model, loader: loader, classes: classes, device: o.device)
         let (metrics, remap, unknown) = try predictions.score(head, loader: loader, classes: classes)
         let list = classes.list(head)
@@ -154,63 +154,37 @@ public struct CategoryEvaluation {
         } catch {
             throw EvalError.unwritable(file: eval, reason: "\(error)")
         }
-        let result = CategoryResult(task: head.taskName, method: "MVLT", dataset: o.data, split: split,
+        let result = CategoryResult(task: head.taskName, method: "MVLT", dataset: o.data, split: data.split,
                                     checkpoint: em.weightsPath, classNames: names, metrics: metrics,
                                     confusionImage: head.confusionImage, notes: notes)
         try EvalFiles.write(result, run: run, file: head.resultFile)
         let summary = Summary(task: head.taskName, accuracy: metrics.accuracy, macroF1: metrics.macroF1,
                               macroF1AllClasses: metrics.macroF1AllClasses,
                               sumC: 100 * (metrics.accuracy + metrics.macroF1), classes: list.count,
-                              samples: metrics.samples, unknownLabels: unknown, dataset: o.data, split: split,
+                              samples: metrics.samples, unknownLabels: unknown, dataset: o.data, split: data.split,
                               checkpoint: em.weightsPath, device: o.device.description,
                               wallSeconds: Date().timeIntervalSince(start),
                               result: (run as NSString).appendingPathComponent(head.resultFile))
         return (result, summary)
     }
 
-    /// The data a fine-tuning run read and the seed of its product split.
-    struct TrainedOn { var data: String; var seed: UInt64 }
-
-    /// The class lists, fine-tuning task and data stored in a fine-tuning run's config.json, or the class lists
-    /// from `classesFrom`.
-    static func runClasses(_ em: EvalModel, classesFrom: String?) throws
-        -> (CategoryClasses, CategoryFinetuning.Task?, TrainedOn?) {
+    /// The class lists (and fine-tuning task) stored in a fine-tuning run's config.json, or from `classesFrom`.
+    static func runClasses(_ em: EvalModel, classesFrom: String?) throws -> (CategoryClasses, CategoryFinetuning.Task?) {
         if let classesFrom {
             let split = try DataSplit.open(classesFrom, seed: 0)
-            return (try CategoryClasses.fromTrain(split.trainFile, rows: split.trainRows), nil, nil)
+            return (try CategoryClasses.fromTrain(split.trainFile, rows: split.trainRows), nil)
         }
         guard let run = em.runFolder else {
             throw EvalError.invalidArgument("\(em.weightsPath) is a weights file without class lists: pass "
                 + "--classes-from with the train .h5 (or data folder) it was fine-tuned on")
         }
         let path = run + "/config.json"
-        struct Stored: Decodable {
-            var task: CategoryFinetuning.Task, classes: CategoryClasses, data: String, train: TrainOptions
-        }
+        struct Stored: Decodable { var task: CategoryFinetuning.Task; var classes: CategoryClasses }
         guard let data = FileManager.default.contents(atPath: path),
               let stored = try? JSONDecoder().decode(Stored.self, from: data) else {
             throw EvalError.invalidArgument("\(path) holds no category class lists (not a `fashionvl finetune` run): "
                 + "pass --classes-from with the train .h5 or data folder")
         }
-        return (stored.classes, stored.task, TrainedOn(data: stored.data, seed: stored.train.seed))
-    }
-
-    /// A folder → its validation.h5 (the Fashion-Gen test set). The single file the run was fine-tuned on → the
-    /// products fine-tuning held out (the same `DataSplit`), so training rows are never scored. Any other file →
-    /// all its rows (rows nil).
-    static func evaluationRows(_ path: String, trainedOn: TrainedOn?) throws -> (FashionGenFile, [Int]?, String) {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw EvalError.invalidArgument("\(path): no such file or folder (expected a Fashion-Gen .h5 file or a folder with validation.h5)")
-        }
-        if isDir.boolValue { return (try FashionGenFile(path: path + "/validation.h5"), nil, "validation") }
-        let name = (path as NSString).lastPathComponent
-        func resolved(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
-        if let trainedOn, resolved(trainedOn.data) == resolved(path) {
-            let split = try DataSplit.open(path, seed: trainedOn.seed)
-            return (split.validationFile, split.validationRows,
-                    "held-out products of \(name) (the fine-tuning split, seed \(trainedOn.seed))")
-        }
-        return (try FashionGenFile(path: path), nil, "all rows of \(name)")
+        return (stored.classes, stored.task)
     }
 }

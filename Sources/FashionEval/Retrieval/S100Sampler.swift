@@ -82,8 +82,9 @@ public struct S100Sampler: Sendable {
     private let bySubcategory: [String: [Int]]
     private let byCategory: [String: [Int]]
 
-    /// Groups rows by product id; each product takes the subcategory and category of its first row.
-    public init(productIDs: [Int64], subcategories: [String], categories: [String]) throws {
+    /// Groups rows (all, or only `rows`) by product id; each product takes the subcategory and category of its
+    /// first row.
+    public init(productIDs: [Int64], subcategories: [String], categories: [String], rows: [Int]? = nil) throws {
         guard productIDs.count == subcategories.count, productIDs.count == categories.count else {
             throw EvalError.invalidArgument(
                 "S100Sampler: \(productIDs.count) product ids, \(subcategories.count) subcategories and "
@@ -91,7 +92,11 @@ public struct S100Sampler: Sendable {
         }
         var index: [Int64: Int] = [:]
         var products: [Product] = []
-        for (row, id) in productIDs.enumerated() {
+        for row in rows ?? Array(productIDs.indices) {
+            guard productIDs.indices.contains(row) else {
+                throw EvalError.invalidArgument("S100Sampler: row \(row) is outside the file's \(productIDs.count) rows")
+            }
+            let id = productIDs[row]
             if let i = index[id] {
                 products[i].rows.append(row)
             } else {
@@ -110,9 +115,10 @@ public struct S100Sampler: Sendable {
         byCategory = cat
     }
 
-    /// Reads the product id, subcategory and category columns of a Fashion-Gen file.
-    public init(file: FashionGenFile) throws {
-        try self.init(productIDs: try file.productIDs, subcategories: try file.subcategories, categories: try file.categories)
+    /// Reads the product id, subcategory and category columns of a Fashion-Gen file (all rows, or only `rows`).
+    public init(file: FashionGenFile, rows: [Int]? = nil) throws {
+        try self.init(productIDs: try file.productIDs, subcategories: try file.subcategories, categories: try file.categories,
+                      rows: rows)
     }
 
     /// One draw for one direction. Queries are distinct products; when the file has fewer products than

@@ -7,11 +7,7 @@ import Torch
 struct CategoryEvalOptions: ParsableArguments {
     @Option(help: "A `fashionvl finetune` run folder (its newest checkpoint) or a fine-tuned MVLT weights file.")
     var checkpoint: String
-    @Option(help: ArgumentHelp("A data folder (its validation.h5) or a Fashion-Gen .h5 file.", discussion:
-        "On the single file the run was fine-tuned on, only the products fine-tuning held out are scored."))
-    var data: String
-    @Flag(help: "Score every row of a single --data file, even the fine-tuning run's own training rows.")
-    var allRows = false
+    @OptionGroup var data: EvaluationDataOptions
     @Option(help: "Run folder for eval/*.json and the confusion PNG (default: the checkpoint's run folder).")
     var out: String?
     @Option(help: "Train .h5 or data folder giving the class lists, for a weights file without a run config.")
@@ -34,8 +30,8 @@ struct CategoryEvalOptions: ParsableArguments {
     func run(_ head: CategoryHead) throws {
         Torch.setNumThreads(threads)
         let (result, summary) = try CategoryEvaluation.run(head, .init(
-            checkpoint: checkpoint, data: data, out: out, batch: batch, device: try Device(parsing: device),
-            classesFrom: classesFrom, imageSize: imageSize, allRows: allRows))
+            checkpoint: checkpoint, data: data.data, out: out, batch: batch, device: try Device(parsing: device),
+            classesFrom: classesFrom, imageSize: imageSize, allRows: data.allRows))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(summary), as: UTF8.self))

@@ -14,7 +14,7 @@ struct EvaluateMIG: ParsableCommand {
         abstract: "Masked image generation: PNG grids (original | masked | reconstruction) and the reconstruction error.")
 
     @Option(help: "A run folder or a weights file (original MVLT names).") var checkpoint: String
-    @Option(help: "A Fashion-Gen file, or a folder whose validation.h5 is used.") var data: String
+    @OptionGroup var data: EvaluationDataOptions
     @Option(help: "Run folder to write eval/mig.json and eval/mig.png (default: the checkpoint's run folder).")
     var out: String?
     @Option(help: "Samples shown in the grid.") var samples = 6
@@ -37,15 +37,16 @@ struct EvaluateMIG: ParsableCommand {
         let em = try EvalModel.open(checkpoint, imageSize: imageSize, device: dev)
         guard em.config.heads.mir else { throw EvalError.invalidArgument("\(checkpoint): the model has no MIR head (trained with --no-mir)") }
         guard let run = out ?? em.runFolder else { throw EvalError.invalidArgument("--out is needed when --checkpoint is a weights file") }
-        let file = try FashionGenFile(path: try dataFile(data))
+        let data = try self.data.open(run: em.runFolder)
         var config = LoaderConfig()
+        config.rows = data.rows
         config.batchSize = errorSamples
         config.imageSize = em.config.imageSize
         config.textLength = em.config.textLength
         config.seed = seed
         config.shuffle = true
         let rule: GridMask.Rule = maskRule == .code ? .slidingWindow : .randomCells
-        let loader = try FashionGenLoader(file: file, config: config, tokenize: WordPieceTokenizer.bertBaseUncased().captionTokenizer,
+        let loader = try FashionGenLoader(file: data.file, config: config, tokenize: WordPieceTokenizer.bertBaseUncased().captionTokenizer,
                                           transforms: [GridMask(rule: rule, ratio: 0.5, cellsPerSide: em.config.imageSize / 16)])
         let batch = try DeviceBatch(loader.batch(epoch: 0, index: 0), device: dev)
         let (recon, errors) = try Torch.noGrad { () -> (Tensor, [String: Double]) in
@@ -73,8 +74,8 @@ struct EvaluateMIG: ParsableCommand {
         try FileManager.default.createDirectory(atPath: run + "/" + EvalFiles.folder, withIntermediateDirectories: true)
         try ImageGrid.render(rows: rows, columnTitles: ["original", "masked", "reconstruction"])
             .writePNG(to: run + "/" + EvalFiles.folder + "/mig.png")
-        let notes = [String(format: "%d validation images, grid mask (%@ rule, 16-px cells, ratio 0.5): MSE %.5f over all pixels, %.5f over masked pixels, smooth-L1 %.5f",
-                            batch.batchSize, maskRule.rawValue, errors["mse"]!, errors["masked_mse"]!, errors["smooth_l1"]!)]
+        let notes = [String(format: "%d images (%@), grid mask (%@ rule, 16-px cells, ratio 0.5): MSE %.5f over all pixels, %.5f over masked pixels, smooth-L1 %.5f",
+                            batch.batchSize, data.split, maskRule.rawValue, errors["mse"]!, errors["masked_mse"]!, errors["smooth_l1"]!)]
         try EvalFiles.write(MIGResult(grids: [.init(image: "mig.png", caption: "original | masked input | reconstruction")],
                                       psnr: errors["psnr_mvlt"], notes: notes), run: run, file: EvalFiles.mig)
         var json: [String: Any] = errors.mapValues { $0 as Any }

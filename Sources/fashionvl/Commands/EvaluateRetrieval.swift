@@ -18,7 +18,7 @@ struct EvaluateRetrieval: ParsableCommand {
         """)
 
     @Option(help: "A run folder or a weights file (original MVLT names).") var checkpoint: String
-    @Option(help: "A Fashion-Gen file, or a folder whose validation.h5 is used.") var data: String
+    @OptionGroup var data: EvaluationDataOptions
     @Option(name: .customLong("protocol"), help: "s100 or full.") var protocolName: ProtocolOption = .s100
     @Option(help: "Queries per draw and direction (s100; fewer when the file has fewer products).") var queries = 1000
     @Option(help: "Independent draws (s100); mean ± std is reported.") var draws = 5
@@ -44,27 +44,26 @@ struct EvaluateRetrieval: ParsableCommand {
         Torch.setNumThreads(threads)
         let dev = try Device(parsing: device)
         let em = try EvalModel.open(checkpoint, imageSize: imageSize, device: dev)
-        let path = try dataFile(data)
-        let file = try FashionGenFile(path: path)
+        let data = try self.data.open(run: em.runFolder)
         guard let run = out ?? em.runFolder else {
             throw EvalError.invalidArgument("--out is needed when --checkpoint is a weights file")
         }
         try FileManager.default.createDirectory(atPath: run + "/" + EvalFiles.folder, withIntermediateDirectories: true)
-        let scorer = try RetrievalScorer(model: em.model, file: file, textField: textField, device: dev)
+        let scorer = try RetrievalScorer(model: em.model, file: data.file, textField: textField, device: dev)
         let start = Date()
         switch protocolName {
-        case .s100: try runS100(scorer: scorer, file: file, path: path, run: run, start: start, device: dev)
-        case .full: try runFull(scorer: scorer, file: file, run: run, start: start)
+        case .s100: try runS100(scorer: scorer, data: data, run: run, start: start, device: dev)
+        case .full: try runFull(scorer: scorer, data: data, run: run, start: start)
         }
     }
 
-    private func runS100(scorer: RetrievalScorer, file: FashionGenFile, path: String, run: String, start: Date,
-                         device: Device) throws {
+    private func runS100(scorer: RetrievalScorer, data: EvaluationData, run: String, start: Date, device: Device) throws {
         let set: S100DrawSet
         if let lists {
             set = try S100DrawSet.load(from: lists)
         } else {
-            set = try S100Sampler(file: file).drawSet(seed: seed, draws: draws, queries: queries, negatives: 100, source: path)
+            set = try S100Sampler(file: data.file, rows: data.rows)
+                .drawSet(seed: seed, draws: draws, queries: queries, negatives: 100, source: data.path)
         }
         try set.save(to: run + "/" + EvalFiles.s100Draws)
         let total = set.draws.reduce(0) { $0 + $1.queries.count }
@@ -82,8 +81,8 @@ struct EvaluateRetrieval: ParsableCommand {
             }
         }
         let seconds = Date().timeIntervalSince(start)
-        var result = try RetrievalResult(method: method, dataset: URL(fileURLWithPath: path).lastPathComponent,
-                                         split: "validation", checkpoint: checkpoint, textField: textField.rawValue,
+        var result = try RetrievalResult(method: method, dataset: URL(fileURLWithPath: data.path).lastPathComponent,
+                                         split: data.split, checkpoint: checkpoint, textField: textField.rawValue,
                                          scorer: "itm", draws: set, ranks: ranks, wallSeconds: seconds,
                                          device: device.description)
         result.notes.append("\(scorer.pairsScored) image-text pairs scored in \(Int(seconds)) s")
@@ -103,17 +102,17 @@ struct EvaluateRetrieval: ParsableCommand {
                        "file": run + "/" + EvalFiles.retrieval])
     }
 
-    private func runFull(scorer: RetrievalScorer, file: FashionGenFile, run: String, start: Date) throws {
-        let ids = try file.productIDs
+    private func runFull(scorer: RetrievalScorer, data: EvaluationData, run: String, start: Date) throws {
+        let ids = try data.file.productIDs
         var firstRow: [Int64: Int] = [:]
-        for (row, id) in ids.enumerated() where firstRow[id] == nil { firstRow[id] = row }
+        for row in data.rows ?? Array(ids.indices) where firstRow[ids[row]] == nil { firstRow[ids[row]] = row }
         var products = firstRow.map { (product: $0.key, row: $0.value) }.sorted { $0.product < $1.product }
         if products.count > queries { products = Array(products.prefix(queries)) }
         let n = products.count
         FileHandle.standardError.write(Data("retrieval full: \(n) products, \(2 * n * n) pairs to score\n".utf8))
         let progress = ProgressLine(total: 2 * n, label: "retrieval full")
         var done = 0
-        var out: [String: Any] = ["protocol": "full", "products": n, "pairs": 2 * n * n]
+        var out: [String: Any] = ["protocol": "full", "products": n, "pairs": 2 * n * n, "split": data.split]
         var summary: [String: [String: Double]] = [:]
         for direction in RetrievalDirection.allCases {
             let r = try scorer.fullRanks(direction: direction, products: products, progress: progress, done: &done)
@@ -123,18 +122,10 @@ struct EvaluateRetrieval: ParsableCommand {
         out["tir"] = summary["tir"]
         out["itr"] = summary["itr"]
         out["seconds"] = Date().timeIntervalSince(start)
-        let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys, .prettyPrinted])
-        try writeAtomically(data, to: run + "/eval/retrieval_full.json")
+        let json = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys, .prettyPrinted])
+        try writeAtomically(json, to: run + "/eval/retrieval_full.json")
         try printJSON(out)
     }
-}
-
-func dataFile(_ data: String) throws -> String {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: data, isDirectory: &isDir) else {
-        throw EvalError.invalidArgument("\(data): no such file or folder")
-    }
-    return isDir.boolValue ? data + "/validation.h5" : data
 }
 
 func printJSON(_ object: [String: Any]) throws {
