@@ -138,12 +138,35 @@ final class ImportCLITests: XCTestCase {
     func testUnwritableOutputIsOneErrorLine() throws {
         var csv = Array(Self.header.utf8)
         csv += Array("red.png,11,Red tee,x,TOPS,T-SHIRTS,Acme\r\n".utf8)
-        let bad = dir.appendingPathComponent("no-such-folder/catalog.h5").path
-        // libhdf5's open error embeds ctime() text, newline included: the command must still print one line.
-        let r = try CLI.run(["import", "--images", images.path, "--table", try table("catalog.csv", csv), "--out", bad,
-                             "--image-size", "16"])
-        assertOneErrorLine(r, mentions: [bad])
+        let csvPath = try table("catalog.csv", csv)
+        // A folder that cannot exist: its parent is a regular file.
+        let bad = dir.appendingPathComponent("catalog.csv/sub/catalog.h5").path
+        let r = try CLI.run(["import", "--images", images.path, "--table", csvPath, "--out", bad, "--image-size", "16"])
+        assertOneErrorLine(r, mentions: [bad, "create its folder"])
         XCTAssertEqual(r.stdout, "")
+        // A folder without write permission: libhdf5's open error embeds ctime() text, newline included, and the
+        // command must still print one line (root ignores permissions, so only check when they bite).
+        let locked = dir.appendingPathComponent("locked")
+        try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o500], ofItemAtPath: locked.path)
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: locked.path) }
+        if access(locked.path, W_OK) != 0 {
+            let lockedOut = locked.appendingPathComponent("catalog.h5").path
+            let r2 = try CLI.run(["import", "--images", images.path, "--table", csvPath, "--out", lockedOut,
+                                  "--image-size", "16"])
+            assertOneErrorLine(r2, mentions: [lockedOut])
+        }
+    }
+
+    func testMissingOutputFolderIsCreated() throws {
+        var csv = Array(Self.header.utf8)
+        csv += Array("red.png,11,Red tee,x,TOPS,T-SHIRTS,Acme\r\n".utf8)
+        let nested = dir.appendingPathComponent("new/deeper/catalog.h5").path
+        let r = try CLI.run(["import", "--images", images.path, "--table", try table("catalog.csv", csv), "--out",
+                             nested, "--image-size", "16"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "wrote \(nested): 1 rows imported, 0 skipped\n")
+        XCTAssertEqual(CLI.files(in: dir.appendingPathComponent("new/deeper")), ["catalog.h5"])
     }
 
     func testUnreadableOrUnsupportedTable() throws {

@@ -1,7 +1,7 @@
 // `fashionvl import`: a folder of JPEG/PNG images plus a CSV/JSONL table → one Fashion-Gen HDF5 file.
 // Images are padded to square on white and resized; rows whose image is missing or undecodable, whose
 // text is not valid UTF-8 (or has no latin-1 form), or whose product id is not an integer are reported and
-// skipped. The output appears atomically (the writer renames a finished temp file) or not at all.
+// skipped. The output's folder is created when missing. The output appears atomically (the writer renames a finished temp file) or not at all.
 
 import Foundation
 
@@ -42,6 +42,13 @@ public struct CatalogImport: Sendable {
             throw ImageError.invalidArgument(operation: "import", reason: "expected image size 8...1024, got \(imageSize)")
         }
         let table = try CatalogTable(file: tablePath)
+        let folder = (outPath as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                throw FashionGenError.io(file: outPath, key: "", operation: "create its folder \(folder)",
+                                         detail: ImageDecoder.reason(of: error))
+            }
+        }
         let writer = try FashionGenWriter(path: outPath, imageSize: imageSize)
         var result = Result()
         do {

@@ -9,9 +9,10 @@ struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Import your own catalog (images + CSV/JSONL table) into a Fashion-Gen HDF5 file.",
         discussion: """
-            Table columns: image_path, product_id, title, description, category, subcategory; brand,
-            composition, department, gender, season, pose and msrpUSD are kept when present. Rows whose image
-            is missing or undecodable, or whose text is not valid UTF-8, are reported and skipped.
+            Table columns: image_path, product_id, title, description, category, subcategory; brand, \
+            composition, department, gender, season, pose and msrpUSD are kept when present. Rows whose image \
+            is missing or undecodable, or whose text is not valid UTF-8, are reported and skipped. The output's \
+            folder is created when missing.
             """)
 
     @Option(help: "Folder the table's image paths are relative to.")
