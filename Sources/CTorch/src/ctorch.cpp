@@ -1,5 +1,5 @@
 // libctorch: lifetime, errors, host data, autograd, runtime and generators. The ops of ops.def live in the
-// generated ops_generated.cpp; helpers they call (attention, indexing) are at the end of this file.
+// generated ops_*.cpp files; helpers they call (attention, indexing) are at the end of this file.
 #include "detail.h"
 
 #include <ATen/autocast_mode.h>
