@@ -1,7 +1,8 @@
 // `fashionvl import`: a folder of JPEG/PNG images plus a CSV/JSONL table → one Fashion-Gen HDF5 file.
 // Images are padded to square on white and resized; rows whose image is missing or undecodable, whose
 // text is not valid UTF-8 (or has no latin-1 form), or whose product id is not an integer are reported and
-// skipped. The output's folder is created when missing. The output appears atomically (the writer renames a finished temp file) or not at all.
+// skipped. The output's folder is created when missing (the writer itself refuses a missing folder). The output
+// appears atomically (the writer renames a finished temp file) or not at all.
 
 import Foundation
 
