@@ -33,6 +33,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: []),
         .testTarget(name: "FashionEvalTests", dependencies: ["FashionEval", "FashionData", "FashionTrain"]),
         .testTarget(name: "FashionModelsTests", dependencies: ["FashionModels", "Torch"]),
+        .testTarget(name: "FashionTrainTests", dependencies: ["FashionTrain", "FashionData", "FashionModels", "Torch"]),
     ],
     swiftLanguageModes: [.v5]
 )
