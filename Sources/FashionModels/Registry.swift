@@ -52,16 +52,104 @@ public enum ModelRegistry {
          "embed_dims": [32, 64, 160, 256], "num_heads": [1, 2, 5, 8], "mlp_ratios": [8, 8, 4, 4],
          "depths": [2, 2, 2, 2], "sr_ratios": [8, 4, 2, 1], "text_embedding_init": "bert"}
         """),
+        // SyncMask's GPU profile: ViT-B/16 at 256 px + BERT-base layout (6 text + 6 fusion layers), spec §1/§5.
+        ("syncmask-base", """
+        {"family": "syncmask", "image_encoder": "vit", "image_size": 256, "patch_size": 16, "vision_width": 768,
+         "vision_depth": 12, "vision_heads": 12, "text_width": 768, "text_heads": 12, "text_layers": 6,
+         "fusion_layers": 6, "intermediate_size": 3072, "text_length": 128, "embed_dim": 256,
+         "queue_size": 65536, "mim_decoder_layers": 2, "sync_layer": 2}
+        """),
+        // SyncMask on a laptop: a conv stem at 64 px (a ViT needed 3x the steps at 14x the cost per step,
+        // docs/SYNCMASK.md), 1 text + 2 fusion layers of width 128, titles up to 32 tokens.
+        ("syncmask-demo", """
+        {"family": "syncmask", "image_encoder": "cnn", "image_size": 64, "cnn_channels": [16, 32, 64, 128],
+         "patch_size": 16, "vision_width": 128, "vision_depth": 1, "vision_heads": 4, "text_width": 128,
+         "text_heads": 4, "text_layers": 1, "fusion_layers": 2, "intermediate_size": 512, "text_length": 32,
+         "embed_dim": 128, "queue_size": 4096, "mim_decoder_layers": 1, "sync_layer": -1}
+        """),
     ]
 
     public static var names: [String] { json.map(\.0) }
 
-    /// The named configuration, validated.
-    public static func config(named name: String) throws -> MVLTConfig {
+    /// The registered JSON of `name`.
+    public static func text(named name: String) throws -> String {
         guard let text = json.first(where: { $0.0 == name })?.1 else {
             throw ModelError.unknownConfig(name: name, known: names)
         }
-        return try MVLTConfig.decode(Data(text.utf8), source: "<registry:\(name)>")
+        return text
+    }
+
+    /// The named MVLT configuration, validated.
+    public static func config(named name: String) throws -> MVLTConfig {
+        try MVLTConfig.decode(Data(text(named: name).utf8), source: "<registry:\(name)>")
+    }
+
+    /// The JSON of a registry name or a config file (`--config`), and where it came from.
+    public static func source(nameOrPath: String) throws -> (data: Data, source: String) {
+        if names.contains(nameOrPath) { return (Data(try text(named: nameOrPath).utf8), "<registry:\(nameOrPath)>") }
+        let looksLikePath = nameOrPath.hasSuffix(".json") || nameOrPath.contains("/")
+        guard looksLikePath else { throw ModelError.unknownConfig(name: nameOrPath, known: names) }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDir), !isDir.boolValue,
+              let data = FileManager.default.contents(atPath: nameOrPath) else {
+            throw ModelError.configFile(path: nameOrPath, field: nil, reason: "cannot read the file (expected a JSON model config)")
+        }
+        return (data, nameOrPath)
+    }
+
+    /// The model family of a config: its "family" key, "mvlt" when absent.
+    public static func family(of data: Data, source: String) throws -> ModelFamily {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            _ = try MVLTConfig.decode(data, source: source)   // names the parse error's place
+            throw ModelError.configFile(path: source, field: nil, reason: "expected a JSON object")
+        }
+        guard let raw = object["family"] else { return .mvlt }
+        guard let name = raw as? String, let family = ModelFamily(rawValue: name) else {
+            throw ModelError.configFile(path: source, field: "family",
+                                        reason: "expected one of \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")), got \(raw)")
+        }
+        return family
+    }
+
+    /// A registry name or config file, decoded as its family's config.
+    public static func load(nameOrPath: String) throws -> AnyModelConfig {
+        let (data, source) = try source(nameOrPath: nameOrPath)
+        switch try family(of: data, source: source) {
+        case .mvlt: return .mvlt(try MVLTConfig.decode(data, source: source))
+        case .syncmask: return .syncmask(try SyncMaskConfig.decode(data, source: source))
+        }
+    }
+}
+
+/// The model families FashionVL trains; every job command dispatches on it.
+public enum ModelFamily: String, CaseIterable, Codable, Sendable {
+    case mvlt, syncmask
+}
+
+/// A decoded config of any family.
+public enum AnyModelConfig {
+    case mvlt(MVLTConfig)
+    case syncmask(SyncMaskConfig)
+
+    public var family: ModelFamily {
+        switch self {
+        case .mvlt: return .mvlt
+        case .syncmask: return .syncmask
+        }
+    }
+}
+
+extension SyncMaskConfig {
+    public static func load(nameOrPath: String) throws -> SyncMaskConfig {
+        guard case let .syncmask(c) = try ModelRegistry.load(nameOrPath: nameOrPath) else {
+            throw ModelError.configFile(path: nameOrPath, field: "family", reason: "expected a SyncMask config (\"family\": \"syncmask\")")
+        }
+        return c
+    }
+
+    /// Decodes and validates JSON; errors name `source` and the offending field.
+    public static func decode(_ data: Data, source: String) throws -> SyncMaskConfig {
+        try ModelRegistry.decodeValidated(data, source: source, as: SyncMaskConfig.self) { try $0.validate() }
     }
 }
 
@@ -71,20 +159,24 @@ extension MVLTConfig {
 
     /// A registry name (`mvlt-tiny`) or a path to a JSON file.
     public static func load(nameOrPath: String) throws -> MVLTConfig {
-        if ModelRegistry.names.contains(nameOrPath) { return try ModelRegistry.config(named: nameOrPath) }
-        let looksLikePath = nameOrPath.hasSuffix(".json") || nameOrPath.contains("/")
-        guard looksLikePath else { throw ModelError.unknownConfig(name: nameOrPath, known: ModelRegistry.names) }
-        guard let data = FileManager.default.contents(atPath: nameOrPath) else {
-            throw ModelError.configFile(path: nameOrPath, field: nil, reason: "cannot read the file")
+        guard case let .mvlt(c) = try ModelRegistry.load(nameOrPath: nameOrPath) else {
+            throw ModelError.configFile(path: nameOrPath, field: "family", reason: "expected an MVLT config, got a SyncMask one (this command trains MVLT only)")
         }
-        return try decode(data, source: nameOrPath)
+        return c
     }
 
     /// Decodes and validates JSON; errors name `source` and the offending field.
     public static func decode(_ data: Data, source: String) throws -> MVLTConfig {
-        let config: MVLTConfig
+        try ModelRegistry.decodeValidated(data, source: source, as: MVLTConfig.self) { try $0.validate() }
+    }
+}
+
+extension ModelRegistry {
+    /// JSON → a config, with errors that name `source`, the field and (for syntax errors) what the parser said.
+    static func decodeValidated<C: Decodable>(_ data: Data, source: String, as: C.Type, validate: (C) throws -> Void) throws -> C {
+        let config: C
         do {
-            config = try JSONDecoder().decode(MVLTConfig.self, from: data)
+            config = try JSONDecoder().decode(C.self, from: data)
         } catch let DecodingError.typeMismatch(type, ctx) {
             throw ModelError.configFile(path: source, field: fieldPath(ctx), reason: "expected \(type)")
         } catch let DecodingError.valueNotFound(type, ctx) {
@@ -96,7 +188,7 @@ extension MVLTConfig {
             throw ModelError.configFile(path: source, field: nil, reason: "\(error)")
         }
         do {
-            try config.validate()
+            try validate(config)
         } catch let ModelError.invalidConfig(field, reason) {
             throw ModelError.configFile(path: source, field: field, reason: reason)
         }

@@ -1,0 +1,146 @@
+// Configuration of SyncMask (shared/spec/syncmask.md §1, §5; docs/SYNCMASK.md §1). Defaults are the GPU
+// profile (`syncmask-base`: ViT-B/16 + BERT-base layout); named variants live in Registry.swift.
+
+/// The image tower's stem.
+public enum SyncMaskImageEncoder: String, Codable, Sendable {
+    /// Patch embedding (Conv2d p×p, stride p), as ALBEF's ViT.
+    case vit
+    /// Stride-2 3×3 conv stages (GroupNorm, GELU), then a linear map to the vision width: learns from scratch
+    /// in a CPU budget (docs/SYNCMASK.md).
+    case cnn
+}
+
+public struct SyncMaskConfig: Codable, Sendable, Equatable {
+    public var family = "syncmask"
+    public var imageEncoder = SyncMaskImageEncoder.vit
+    public var imageSize = 256
+    public var patchSize = 16
+    public var cnnChannels = [16, 32, 64, 128]
+    public var visionWidth = 768
+    public var visionDepth = 12
+    public var visionHeads = 12
+    public var mlpRatio = 4
+    public var textWidth = 768
+    public var textHeads = 12
+    public var textLayers = 6
+    public var fusionLayers = 6
+    public var intermediateSize = 3072
+    public var vocabSize = 30522
+    public var maxPositions = 512
+    public var textLength = 128
+    public var embedDim = 256
+    public var temp = 0.07
+    public var queueSize = 65536
+    public var momentum = 0.995
+    public var alpha = 0.4
+    public var mimDecoderLayers = 2
+    /// Fusion layer (0-based among the fusion layers; −1 = the last) whose cross-attention makes the masks.
+    public var syncLayer = 2
+    public var mlmProbability = 0.15
+    public var mimRatio = 0.25
+    public var poolFactor = 2
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case family, imageEncoder = "image_encoder", imageSize = "image_size", patchSize = "patch_size"
+        case cnnChannels = "cnn_channels", visionWidth = "vision_width", visionDepth = "vision_depth"
+        case visionHeads = "vision_heads", mlpRatio = "mlp_ratio", textWidth = "text_width", textHeads = "text_heads"
+        case textLayers = "text_layers", fusionLayers = "fusion_layers", intermediateSize = "intermediate_size"
+        case vocabSize = "vocab_size", maxPositions = "max_positions", textLength = "text_length"
+        case embedDim = "embed_dim", temp, queueSize = "queue_size", momentum, alpha
+        case mimDecoderLayers = "mim_decoder_layers", syncLayer = "sync_layer", mlmProbability = "mlm_probability"
+        case mimRatio = "mim_ratio", poolFactor = "pool_factor"
+    }
+
+    /// Missing fields keep their defaults; unknown keys are errors (a misspelt key must not train silently).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let any = try decoder.container(keyedBy: AnyKey.self)
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
+        if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw DecodingError.dataCorrupted(.init(codingPath: [AnyKey(stringValue: unknown)!],
+                                                    debugDescription: "unknown key (known: \(known.sorted().joined(separator: ", ")))"))
+        }
+        func get<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
+            if let v = try c.decodeIfPresent(T.self, forKey: key) { value = v }
+        }
+        try get(.family, &family); try get(.imageEncoder, &imageEncoder); try get(.imageSize, &imageSize)
+        try get(.patchSize, &patchSize); try get(.cnnChannels, &cnnChannels); try get(.visionWidth, &visionWidth)
+        try get(.visionDepth, &visionDepth); try get(.visionHeads, &visionHeads); try get(.mlpRatio, &mlpRatio)
+        try get(.textWidth, &textWidth); try get(.textHeads, &textHeads); try get(.textLayers, &textLayers)
+        try get(.fusionLayers, &fusionLayers); try get(.intermediateSize, &intermediateSize)
+        try get(.vocabSize, &vocabSize); try get(.maxPositions, &maxPositions); try get(.textLength, &textLength)
+        try get(.embedDim, &embedDim); try get(.temp, &temp); try get(.queueSize, &queueSize)
+        try get(.momentum, &momentum); try get(.alpha, &alpha); try get(.mimDecoderLayers, &mimDecoderLayers)
+        try get(.syncLayer, &syncLayer); try get(.mlmProbability, &mlmProbability); try get(.mimRatio, &mimRatio)
+        try get(.poolFactor, &poolFactor)
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    // MARK: derived values
+
+    /// Side of the square patches that MIM masks and the image tokens stand for.
+    public var tokenPatch: Int { imageEncoder == .vit ? patchSize : 1 << cnnChannels.count }
+    /// Patch tokens N (the image sequence is 1 + N with [CLS]).
+    public var patches: Int { (imageSize / tokenPatch) * (imageSize / tokenPatch) }
+    /// Fusion layer index among the fusion layers that makes the masks.
+    public var syncLayerIndex: Int { syncLayer < 0 ? fusionLayers + syncLayer : syncLayer }
+
+    // MARK: validation
+
+    /// Throws `ModelError.invalidConfig` naming the first field out of range.
+    public func validate() throws {
+        func fail(_ field: CodingKeys, _ reason: String) -> ModelError {
+            ModelError.invalidConfig(field: field.rawValue, reason: reason)
+        }
+        guard family == "syncmask" else { throw fail(.family, "must be \"syncmask\", got \"\(family)\"") }
+        // Upper bounds keep an absurd value from reaching libtorch's allocator without a field named.
+        let bounded: [(CodingKeys, Int, Int)] = [
+            (.imageSize, imageSize, 4096), (.patchSize, patchSize, 512), (.visionWidth, visionWidth, 8192),
+            (.visionHeads, visionHeads, 256), (.mlpRatio, mlpRatio, 16), (.textWidth, textWidth, 8192),
+            (.textHeads, textHeads, 256), (.intermediateSize, intermediateSize, 65536),
+            (.vocabSize, vocabSize, 1 << 20), (.maxPositions, maxPositions, 8192), (.textLength, textLength, 8192),
+            (.embedDim, embedDim, 8192), (.queueSize, queueSize, 1 << 20), (.poolFactor, poolFactor, 64),
+        ]
+        for (key, v, limit) in bounded where v <= 0 || v > limit {
+            throw fail(key, "must be in 1...\(limit), got \(v)")
+        }
+        for (key, v) in [(CodingKeys.visionDepth, visionDepth), (.textLayers, textLayers), (.mimDecoderLayers, mimDecoderLayers)]
+            where v < 0 || v > 64 {
+            throw fail(key, "must be in 0...64, got \(v)")
+        }
+        guard fusionLayers >= 1, fusionLayers <= 64 else { throw fail(.fusionLayers, "must be in 1...64, got \(fusionLayers)") }
+        if imageEncoder == .cnn {
+            guard !cnnChannels.isEmpty, cnnChannels.count <= 8, cnnChannels.allSatisfy({ $0 > 0 && $0 % 4 == 0 && $0 <= 4096 }) else {
+                throw fail(.cnnChannels, "must list 1 to 8 stage widths, each a positive multiple of 4 (GroupNorm with 4 groups), got \(cnnChannels)")
+            }
+        }
+        guard imageSize % tokenPatch == 0 else {
+            throw fail(.imageSize, "must be a multiple of the token patch \(tokenPatch), got \(imageSize)")
+        }
+        guard visionWidth % visionHeads == 0 else {
+            throw fail(.visionHeads, "the vision width \(visionWidth) is not divisible by \(visionHeads) heads")
+        }
+        guard textWidth % textHeads == 0 else {
+            throw fail(.textHeads, "the text width \(textWidth) is not divisible by \(textHeads) heads")
+        }
+        guard textLength >= 2, textLength <= maxPositions else {
+            throw fail(.textLength, "must be in 2...max_positions (\(maxPositions)), got \(textLength)")
+        }
+        guard (-fusionLayers..<fusionLayers).contains(syncLayer) else {
+            throw fail(.syncLayer, "must name one of the \(fusionLayers) fusion layers (0..<\(fusionLayers), or −1 for the last), got \(syncLayer)")
+        }
+        guard temp >= 0.001, temp <= 0.5 else { throw fail(.temp, "must be in [0.001, 0.5], got \(temp)") }
+        guard momentum >= 0, momentum < 1 else { throw fail(.momentum, "must be in [0, 1), got \(momentum)") }
+        guard alpha >= 0, alpha <= 1 else { throw fail(.alpha, "must be in [0, 1], got \(alpha)") }
+        guard mlmProbability > 0, mlmProbability < 1 else { throw fail(.mlmProbability, "must be in (0, 1), got \(mlmProbability)") }
+        guard mimRatio > 0, mimRatio < 1 else { throw fail(.mimRatio, "must be in (0, 1), got \(mimRatio)") }
+    }
+}
