@@ -185,7 +185,7 @@ public final class GritSampler {
     /// seeded random order), and chunk-shuffles the result into the order of `epoch + 1`. A no-op when `epoch`
     /// was already finished (e.g. automatically by the last `collect`).
     public func finishEpoch(_ epoch: Int) throws {
-        if epoch == collectingEpoch - 1 { return }
+        if epoch == collectingEpoch - 1 && epoch >= 0 { return }
         guard epoch == collectingEpoch else {
             throw GritSamplerError.epochMismatch(collecting: collectingEpoch, finished: epoch)
         }
