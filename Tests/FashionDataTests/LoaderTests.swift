@@ -102,6 +102,23 @@ final class LoaderTests: XCTestCase {
         XCTAssertNotEqual(cropped.images, whole.images)
     }
 
+    func testExplicitOrderIsBatchedConsecutively() throws {
+        let file = try catalogFile()
+        let l = try loader(file)
+        let order = Array((0..<41).reversed().prefix(20))
+        let e = l.epoch(2, order: order)
+        XCTAssertEqual(e.count, 4)
+        XCTAssertEqual(l.batchesPerEpoch(rows: 20), 4)
+        var rows: [[Int]] = []
+        while let b = try e.next() { rows.append(b.rows) }
+        XCTAssertEqual(rows, stride(from: 0, to: 20, by: 6).map { Array(order[$0 ..< min($0 + 6, 20)]) })
+        let resumed = l.epoch(2, start: 2, order: order)  // mid-epoch resume of the same order
+        var rest: [[Int]] = []
+        while let b = try resumed.next() { rest.append(b.rows) }
+        XCTAssertEqual(rest, Array(rows[2...]))
+        XCTAssertThrowsError(try l.batch(epoch: 0, index: 0, order: [0, 41]))
+    }
+
     func testEveryRowOncePerEpochAndLayout() throws {
         let file = try catalogFile()
         let l = try loader(file)

@@ -88,8 +88,11 @@ public final class FashionGenLoader: Sendable {
         pool = FloatArrayPool(limit: 2 * (max(config.prefetch, config.threads) + 2))
     }
 
-    public var batchesPerEpoch: Int {
-        let n = catalog.rows.count, b = config.batchSize
+    public var batchesPerEpoch: Int { batchesPerEpoch(rows: catalog.rows.count) }
+
+    /// The batches of an epoch that visits `n` rows (an explicit order's length), honouring `dropLast`.
+    public func batchesPerEpoch(rows n: Int) -> Int {
+        let b = config.batchSize
         return config.dropLast ? n / b : (n + b - 1) / b
     }
 
@@ -103,11 +106,15 @@ public final class FashionGenLoader: Sendable {
         return rows
     }
 
-    /// Assembles batch `index` of `epoch` synchronously (what the prefetch threads call).
+    /// Assembles batch `index` of `epoch` synchronously (what the prefetch threads call). `order` replaces the
+    /// seeded shuffle with an explicit visiting order (e.g. `GritSampler.order(epoch:)`), batched consecutively.
     public func batch(epoch: Int, index: Int, order: [Int]? = nil) throws -> HostBatch {
         let order = order ?? self.order(epoch: epoch)
         let start = index * config.batchSize
         let rows = Array(order[start ..< min(start + config.batchSize, order.count)])
+        if let bad = rows.first(where: { !(0..<file.count).contains($0) }) {
+            throw LoaderError.badConfig(field: "order", expected: "rows in 0..<\(file.count)", actual: "\(bad)")
+        }
         let plane = 3 * config.imageSize * config.imageSize
         var images = pool.take(count: rows.count * plane)
         var samples: [LoaderSample] = []
@@ -141,8 +148,11 @@ public final class FashionGenLoader: Sendable {
     }
 
     /// Starts background threads that assemble the batches of `epoch` in order, from batch `start` on
-    /// (a resumed run continues mid-epoch with exactly the batches it would have seen).
-    public func epoch(_ epoch: Int, start: Int = 0) -> LoaderEpoch { LoaderEpoch(loader: self, epoch: epoch, start: start) }
+    /// (a resumed run continues mid-epoch with exactly the batches it would have seen). `order`: an explicit
+    /// visiting order of rows, batched consecutively (nil = the seeded shuffle of `order(epoch:)`).
+    public func epoch(_ epoch: Int, start: Int = 0, order: [Int]? = nil) -> LoaderEpoch {
+        LoaderEpoch(loader: self, epoch: epoch, start: start, order: order)
+    }
 
     private func assemble(rows: [Int], images: [Float], samples: [LoaderSample]) -> HostBatch {
         let b = rows.count, l = config.textLength, s = config.imageSize

@@ -8,10 +8,11 @@ public final class LoaderEpoch {
     public let count: Int
     private let state: State
 
-    init(loader: FashionGenLoader, epoch: Int, start: Int = 0) {
+    /// `order`: the rows to visit, batched consecutively (nil = the loader's seeded shuffle for `epoch`).
+    init(loader: FashionGenLoader, epoch: Int, start: Int = 0, order: [Int]? = nil) {
         self.epoch = epoch
-        count = loader.batchesPerEpoch
-        let order = loader.order(epoch: epoch)
+        let order = order ?? loader.order(epoch: epoch)
+        count = loader.batchesPerEpoch(rows: order.count)
         let threads = max(1, min(loader.config.threads, count))
         let state = State(window: max(loader.config.prefetch, threads), start: start)
         self.state = state
