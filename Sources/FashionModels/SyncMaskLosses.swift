@@ -54,6 +54,8 @@ public struct SyncMaskStepLosses {
     public var itmAccuracy: Tensor?
     /// The ITM negatives: an image for each text, a text for each image.
     public var negativeImage: ITMNegativeChoice?, negativeText: ITMNegativeChoice?
+    /// The student's ITC features of this step, detached (what GRIT collects).
+    public var imageFeatures: Tensor?, textFeatures: Tensor?
 }
 
 extension SyncMask {
@@ -105,6 +107,7 @@ extension SyncMask {
 
         if terms.itc || terms.itm {
             let v = try imageFeatures(image), t = try textFeatures(text)
+            (out.imageFeatures, out.textFeatures) = (try v.detach(), try t.detach())
             let i2t = try v.matmul(mp.textBank) / temp, t2i = try t.matmul(mp.imageBank) / temp
             if terms.itc {
                 let a = try i2t.logSoftmax(dim: 1).mul(mp.targetsI2T).sum(dims: [1]).mean().neg()

@@ -59,7 +59,9 @@ public final class ConvStage: Module {
     public func callAsFunction(_ x: Tensor) throws -> Tensor { try norm(conv(x)).gelu() }
 }
 
-/// GroupNorm with affine weight and bias (PyTorch's names).
+/// GroupNorm with affine weight and bias (PyTorch's names), computed from its definition: Debian's libtorch 1.13
+/// `group_norm` backward returns inf/NaN on CPU when the incoming gradient is not contiguous (as it is after the
+/// tokens' transpose), measured in PyTorch 1.13 itself.
 public final class GroupNorm: Module {
     public let weight: Tensor, bias: Tensor
     let groups: Int
@@ -71,7 +73,13 @@ public final class GroupNorm: Module {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try x.groupNorm(groups: groups, weight: weight, bias: bias, eps: 1e-5)
+        let shape = x.shape
+        let g = try x.reshape([shape[0], groups, -1])
+        let mean = try g.mean(dims: [2], keepdim: true)
+        let variance = try g.variance(dims: [2], unbiased: false, keepdim: true)
+        let normalised = try ((g - mean) / variance.add(1e-5).sqrt()).reshape(shape)
+        let affine = [1, shape[1]] + [Int](repeating: 1, count: shape.count - 2)
+        return try normalised * weight.view(affine) + bias.view(affine)
     }
 }
 

@@ -19,9 +19,12 @@ public struct TrainerState: Codable, Sendable {
     /// The safetensors file (relative to the run folder) with model weights under their original names and
     /// optimizer moments under `optimizer.`.
     public var weights: String
+    /// A recipe's own state at this step (JSON; e.g. SyncMask's GRIT sampler), nil when it has none.
+    public var extra: String?
 
     public static func fresh() -> TrainerState {
-        TrainerState(step: 0, epoch: 0, batchInEpoch: 0, samplesSeen: 0, optimizerSteps: [], rngState: "", elapsed: 0, weights: "")
+        TrainerState(step: 0, epoch: 0, batchInEpoch: 0, samplesSeen: 0, optimizerSteps: [], rngState: "", elapsed: 0, weights: "",
+                     extra: nil)
     }
 }
 

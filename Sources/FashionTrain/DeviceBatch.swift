@@ -19,6 +19,9 @@ public struct DeviceBatch {
     public var categoryLabels: Tensor
     public var subcategoryLabels: Tensor
     public var batchSize: Int
+    /// Host copies: the file row and product id of each sample.
+    public var rows: [Int]
+    public var productIDs: [Int64]
 
     public init(_ b: HostBatch, device: Device = .cpu) throws {
         let (n, s, l) = (b.batchSize, b.imageSize, b.textLength)
@@ -38,6 +41,8 @@ public struct DeviceBatch {
         categoryLabels = try upload(b.categoryLabels, [n])
         subcategoryLabels = try upload(b.subcategoryLabels, [n])
         batchSize = n
+        rows = b.rows
+        productIDs = b.productIDs
     }
 
     /// The images with every masked pixel set to 1e-6 (MVLT's masked input), or the clean images when the

@@ -72,6 +72,13 @@ public final class Trainer {
     public var onStep: ((TrainStepResult) -> Void)?
     /// Name on the progress line.
     public var label = "train"
+    /// The rows of an epoch in batch order, when the recipe orders them itself (SyncMask's GRIT sampler);
+    /// nil = the loader's seeded shuffle.
+    public var epochOrder: ((Int) throws -> [Int])?
+    /// A recipe's own state, saved with every checkpoint and restored on resume.
+    public var extraState: (save: () throws -> String, restore: (String) throws -> Void)?
+    /// Values shown on the progress line, in this order, when a step reports them.
+    public var progressKeys = ["total", "mlm", "itm", "mir", "itm_acc"]
     let store: CheckpointStore
     var autocastDType: DType? { options.dtype == "bf16" ? .bfloat16 : nil }
 
@@ -93,6 +100,7 @@ public final class Trainer {
         var state = TrainerState.fresh()
         if resume, let saved = try store.latest() {
             try store.restore(saved, model: model, optimizer: optimizer)
+            if let extra = saved.extra, let extraState { try extraState.restore(extra) }
             state = saved
             FileHandle.standardError.write(Data("resuming from step \(saved.step) (\(saved.weights))\n".utf8))
         }
@@ -106,9 +114,18 @@ public final class Trainer {
         let runStart = Date().addingTimeInterval(-state.elapsed)
         var lastCheckpoint: String? = state.weights.isEmpty ? nil : state.weights
         model.train()
+        var emptyEpochs = 0
         while state.step < options.steps {
-            if epochIter == nil { epochIter = loader.epoch(state.epoch, start: state.batchInEpoch) }
+            if epochIter == nil {
+                let order = try epochOrder?(state.epoch)
+                epochIter = loader.epoch(state.epoch, start: state.batchInEpoch, order: order)
+            }
             guard let host = try epochIter?.next() else {
+                // An epoch without a single batch would repeat forever: say why instead.
+                emptyEpochs = state.batchInEpoch == 0 ? emptyEpochs + 1 : 0
+                if emptyEpochs >= 2 {
+                    throw TrainError.badArgument("the training split gives no batch: \(loader.catalog.rows.count) rows, batch size \(options.batchSize) (use a smaller --batch or more data)")
+                }
                 (state.epoch, state.batchInEpoch, epochIter) = (state.epoch + 1, 0, nil)
                 continue
             }
@@ -160,10 +177,11 @@ public final class Trainer {
             }
             if state.step % options.checkpointEvery == 0 || state.step == options.steps {
                 state.elapsed = Date().timeIntervalSince(runStart)
+                state.extra = try extraState?.save()
                 state = try store.save(model: model, optimizer: optimizer, state: state)
                 lastCheckpoint = state.weights
             }
-            let shown = ["total", "mlm", "itm", "mir", "itm_acc"].compactMap { k in values[k].map { (k, $0) } }
+            let shown = progressKeys.compactMap { k in values[k].map { (k, $0) } }
             progress.update(state.step, items: state.samplesSeen - samplesAtStart, values: shown)
         }
         return last

@@ -4,16 +4,19 @@ import FashionTrain
 import Foundation
 import Torch
 
-/// `fashionvl pretrain`: MVLT pretraining (MIR + ITM + MLM) with the original recipe.
+/// `fashionvl pretrain`: one command for every model family, dispatched on the config's `family`.
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Pretrain MVLT on a Fashion-Gen-schema catalog (MIR + ITM + MLM).",
+        abstract: "Pretrain a model on a Fashion-Gen-schema catalog: MVLT (MIR + ITM + MLM) or SyncMask (ITC + ITM + MLM + MIM).",
         discussion: """
-        Writes RUN/config.json, RUN/metrics.jsonl, checkpoints under RUN/checkpoints and RUN/last.json. \
-        With --resume, continues from the last complete checkpoint and gives the same losses as an uninterrupted run.
+        The config's family picks the recipe: mvlt-tiny / mvlt-demo train MVLT with the original recipe, \
+        syncmask-base / syncmask-demo train SyncMask (docs/SYNCMASK.md). Writes RUN/config.json, RUN/metrics.jsonl, \
+        checkpoints under RUN/checkpoints and RUN/last.json. With --resume, continues from the last complete \
+        checkpoint and gives the same losses as an uninterrupted run.
         """)
 
-    @Option(help: "Named model config (mvlt-tiny, mvlt-demo) or a JSON config file.") var config = "mvlt-demo"
+    @Option(help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo) or a JSON config file.")
+    var config = "mvlt-demo"
     @OptionGroup var loop: TrainingLoopOptions
     @Option(help: "Start from these weights where names and shapes match (e.g. ImageNet PVT-v1-Tiny converted with scripts/convert-mvlt-checkpoint --partial), as the original does.")
     var initFrom: String?
@@ -21,9 +24,10 @@ struct Pretrain: ParsableCommand {
     @Option(help: "Grid-mask rule: code (the original's sliding-window rows) or paper (random cells).")
     var maskRule: MaskRuleOption = .code
     @Option(help: "Validation batches for the held-out ITM accuracy.") var evalBatches = 8
-    @Flag(help: "Drop masked image reconstruction (ablation).") var noMir = false
+    @Flag(help: "Drop masked image reconstruction (MVLT ablation).") var noMir = false
     @Flag(help: "Drop image-text matching (ablation).") var noItm = false
     @Flag(help: "Drop masked language modelling (ablation).") var noMlm = false
+    @OptionGroup(title: "SyncMask") var syncmask: SyncMaskOptions
 
     func validate() throws {
         guard ["fp32", "bf16"].contains(dtype) else { throw ValidationError("--dtype must be fp32 or bf16, got \(dtype)") }
@@ -32,9 +36,28 @@ struct Pretrain: ParsableCommand {
         guard evalBatches > 0 else { throw ValidationError("--eval-batches must be positive, got \(evalBatches)") }
     }
 
+    /// The family of the run: the saved run's when resuming, else the config's.
+    func family() throws -> ModelFamily {
+        let saved = loop.out + "/config.json"
+        if loop.resume, let data = FileManager.default.contents(atPath: saved),
+           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let model = object["model"] as? [String: Any] {
+            return (model["family"] as? String).flatMap(ModelFamily.init(rawValue:)) ?? .mvlt
+        }
+        let (data, source) = try ModelRegistry.source(nameOrPath: config)
+        return try ModelRegistry.family(of: data, source: source)
+    }
+
     func run() throws {
         Torch.setNumThreads(loop.threads)
         let dev = try Device(parsing: loop.device)
+        let family = try family()
+        if family == .syncmask {
+            if noMir { throw ValidationError("--no-mir is MVLT's; SyncMask's image loss is switched off with --no-mim") }
+            if initFrom != nil { throw ValidationError("--init-from is MVLT's (PVT weights)") }
+        } else if let given = syncmask.given.first {
+            throw ValidationError("\(given) is a SyncMask option; --config \(config) is an MVLT config")
+        }
         var options = MVLTPretraining.Options(
             config: config, data: loop.data, run: loop.out, steps: loop.steps, epochs: loop.epochs, batch: loop.batch,
             device: dev, threads: loop.threads, seed: loop.seed, lr: loop.lr, warmup: loop.warmup, clipNorm: loop.clip,
@@ -43,8 +66,13 @@ struct Pretrain: ParsableCommand {
             losses: .init(mir: !noMir, itm: !noItm, mlm: !noMlm))
         options.dtype = dtype
         options.initFrom = initFrom
-        let job = try MVLTPretraining(options: options, resume: loop.resume)
-        let summary = try job.run()
+        let summary: [String: Double]
+        switch family {
+        case .mvlt: summary = try MVLTPretraining(options: options, resume: loop.resume).run()
+        case .syncmask:
+            summary = try SyncMaskPretraining(options: options, recipe: syncmask.recipe(noItm: noItm, noMlm: noMlm),
+                                              resume: loop.resume).run()
+        }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }

@@ -1,0 +1,222 @@
+import FashionData
+import FashionModels
+import Foundation
+import Torch
+
+extension LoaderConfig.Caption: Codable {}
+
+/// The choices of a SyncMask pretraining run beyond the model (shared/spec/syncmask.md §2–§5, §7 ablations).
+public struct SyncMaskRecipe: Codable, Sendable, Equatable {
+    public enum Sampler: String, Codable, Sendable, CaseIterable { case grit, random }
+
+    public var terms = SyncMaskTerms()
+    /// `sync` (attention-chosen words and patches after the warm-up) or `random` masking.
+    public var mask = "sync"
+    public var sampler = Sampler.grit
+    /// ITM negatives after the first `itmRandomSteps` steps (which draw random in-batch candidates: a binary
+    /// match objective from scratch leaves chance only on easy negatives, docs/SYNCMASK.md).
+    public var itmNegatives = ITMNegativeRule.semihardTop1
+    public var itmRandomSteps = 0
+    /// The text the model reads: the product title (`name`) or its description.
+    public var caption = LoaderConfig.Caption.name
+    /// GRIT search space M and collection buffer Q (multiples of the batch and of M), NEXT rule.
+    public var gritSearchSpace = 256
+    public var gritBuffer = 1024
+    public var gritNext = "semihard"
+    /// p_sync warm-up as a share of the steps.
+    public var syncWarmup = 0.1
+    /// Validation products for the held-out retrieval and ITM checks.
+    public var evalProducts = 256
+
+    public init() {}
+}
+
+/// SyncMask pretraining with the shared trainer: per step the momentum pass, the synchronized masks from its
+/// cross-attention, the student's ITC + ITM + MLM + MIM, the queue update, and GRIT's feature collection.
+public final class SyncMaskPretraining {
+    /// What RUN/config.json holds; a resumed run must find the same values.
+    public struct RunConfig: Codable, Sendable {
+        public var model: SyncMaskConfig
+        public var train: TrainOptions
+        public var data: String
+        public var recipe: SyncMaskRecipe
+    }
+
+    public let runConfig: RunConfig
+    public let model: SyncMask
+    let trainer: Trainer
+    let resume: Bool
+    let masks: MaskStats
+
+    /// Counts of the masks over the run (what the JSON summary reports).
+    final class MaskStats {
+        var samples = 0, syncSamples = 0, words = 0, visibleWords = 0, relaxed = 0
+    }
+
+    public init(options o: MVLTPretraining.Options, recipe: SyncMaskRecipe, resume: Bool) throws {
+        let saved = try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "SyncMask pretraining run")
+        let modelConfig = try saved?.model ?? SyncMaskConfig.load(nameOrPath: o.config)
+        try modelConfig.validate()
+        let split = try DataSplit.open(o.data, seed: o.seed)
+        let recipe = saved?.recipe ?? recipe
+        try SyncMaskPretraining.check(split: split, batch: saved?.train.batchSize ?? o.batch, recipe: recipe, data: o.data)
+        let train = try saved?.train ?? MVLTPretraining.trainOptions(o, trainRows: split.trainRows.count)
+        let rc = RunConfig(model: modelConfig, train: train, data: o.data, recipe: recipe)
+        runConfig = rc
+        if saved == nil { try RunFolder.create(rc, run: o.run) }
+
+        Torch.manualSeed(train.seed)
+        let model = try SyncMask(modelConfig)
+        try model.to(o.device)
+        self.model = model
+        let optimizer = AdamW(ParamGroup.decayAndNoDecay(model.trainableParameters(), weightDecay: train.weightDecay),
+                              lr: train.lr, betas: (0.9, 0.999), eps: 1e-8)
+        let tokenizer = try WordPieceTokenizer.bertBaseUncased()
+        let loader = try FashionGenLoader(file: split.trainFile,
+                                          config: SyncMaskPretraining.loaderConfig(rc, rows: split.trainRows, shuffle: true),
+                                          tokenize: tokenizer.captionTokenizer)
+        let hashes = loader.catalog.captions.map(TextHash.of)
+        let selector = SyncMaskSelector(vocab: try SyncMaskVocab.bertBaseUncased(), textRatio: modelConfig.mlmProbability,
+                                        imageRatio: modelConfig.mimRatio, poolFactor: modelConfig.poolFactor,
+                                        mode: recipe.mask == "random" ? .random : .sync, warmupFraction: recipe.syncWarmup)
+        let visible = try SyncMaskPretraining.visibleWords(split.trainFile)
+        let stats = MaskStats()
+        masks = stats
+        let stepsPerEpoch = max(1, loader.batchesPerEpoch)
+        let sampler = recipe.sampler == .grit
+            ? try GritSampler(rows: split.trainRows, productIDOfRow: loader.catalog.productIDs, textHashOfRow: hashes,
+                              subcategoryOfRow: loader.catalog.subcategoryOfRow,
+                              categoryOfRow: try SyncMaskPretraining.categoryOfRow(split.trainFile),
+                              batchSize: train.batchSize, searchSpace: recipe.gritSearchSpace, buffer: recipe.gritBuffer,
+                              next: recipe.gritNext == "hardest" ? .hardest : .semihard,
+                              warmGroup: train.batchSize, seed: train.seed)
+            : nil
+        let device = o.device
+        trainer = Trainer(runFolder: o.run, model: model, optimizer: optimizer, options: train, loader: loader,
+                          device: device) { batch, step in
+            let b = batch.batchSize
+            // α ramps from 0 over the first epoch (ALBEF).
+            let alpha = modelConfig.alpha * min(1, Double(step) / Double(stepsPerEpoch))
+            let x = SyncMaskInputs(images: batch.images, ids: batch.originalInputIds, attentionMask: batch.attentionMask,
+                                   productIDs: try Tensor(batch.productIDs, device: device),
+                                   textHashes: try Tensor(batch.rows.map { hashes[$0] }, device: device))
+            let wantMasks = rc.recipe.terms.mlm || rc.recipe.terms.mim
+            let mp = try model.momentumPass(x, alpha: alpha, syncAttention: wantMasks && selector.mode == .sync)
+            var rng = SeededRNG(seed: train.seed, stream: 0x5359_4E43_0000_0000 | UInt64(step))
+            var masks: SyncMaskMasks?
+            var chosen: SyncMaskBatch?
+            if wantMasks {
+                let ids = try batch.originalInputIds.to(device: .cpu).toArray(Int64.self)
+                let att = try batch.attentionMask.to(device: .cpu).toArray(Int64.self)
+                let attention = try mp.syncAttention.map { try $0.to(device: .cpu).contiguous().toArray(Float.self) } ?? []
+                let m = try selector.select(attention: attention, ids: ids, attentionMask: att, batchSize: b,
+                                            patches: modelConfig.patches, step: step, totalSteps: train.steps, rng: &rng)
+                let l = batch.originalInputIds.size(1)
+                masks = SyncMaskMasks(mlmIds: try Tensor(m.maskedIds, shape: [b, l], device: device),
+                                      mlmLabels: try Tensor(m.labels, shape: [b, l], device: device),
+                                      patchMask: try Tensor(m.patchMaskInt64, shape: [b, modelConfig.patches], device: device).gt(0))
+                chosen = m
+            }
+            let rule = step < rc.recipe.itmRandomSteps ? ITMNegativeRule.random : rc.recipe.itmNegatives
+            let l = try model.stepLosses(x, momentum: mp, masks: masks, alpha: alpha, terms: rc.recipe.terms, rule: rule,
+                                         rng: &rng)
+            if let sampler, let v = l.imageFeatures, let t = l.textFeatures {
+                try sampler.collect(rows: batch.rows, imageFeatures: v.to(device: .cpu).contiguous().toArray(Float.self),
+                                    textFeatures: t.to(device: .cpu).contiguous().toArray(Float.self),
+                                    dim: modelConfig.embedDim, temperature: model.temp.item())
+            }
+            var values: [String: Tensor] = ["total": l.total, "temp": try model.temp.detach(),
+                                            "alpha": try Tensor.full([], alpha)]
+            for (k, v) in [("itc", l.itc), ("itm", l.itm), ("mlm", l.mlm), ("mim", l.mim), ("itm_acc", l.itmAccuracy)] {
+                if let v { values[k] = v }
+            }
+            if let chosen {
+                stats.samples += b
+                stats.syncSamples += chosen.syncCount
+                stats.words += chosen.chosenWordTexts.count
+                stats.visibleWords += chosen.chosenWordTexts.filter { visible.contains($0.lowercased()) }.count
+                values["sync_share"] = try Tensor.full([], Double(chosen.syncCount) / Double(b))
+                values["visible_share"] = try Tensor.full([], chosen.visibleShare(in: visible))
+            }
+            stats.relaxed += (l.negativeImage?.relaxed ?? 0) + (l.negativeText?.relaxed ?? 0)
+            return values
+        }
+        trainer.label = "pretrain syncmask"
+        trainer.progressKeys = ["total", "itc", "itm", "mlm", "mim", "itm_acc"]
+        if let sampler {
+            trainer.epochOrder = { epoch in
+                // The previous epoch's last, partial batch is never trained: group what was collected.
+                if epoch > 0 { try sampler.finishEpoch(epoch - 1) }
+                return try sampler.order(epoch: epoch)
+            }
+            trainer.extraState = (save: { String(decoding: try JSONEncoder().encode(sampler.state()), as: UTF8.self) },
+                                  restore: { try sampler.restore(JSONDecoder().decode(GritSamplerState.self, from: Data($0.utf8))) })
+        }
+        let held = try SyncMaskHeldOut(split: split, config: rc, tokenizer: tokenizer, device: device)
+        trainer.evaluate = { _ in try held.evaluate(model) }
+        self.resume = resume
+    }
+
+    /// Trains; returns the last step's values, the held-out checks and the mask statistics.
+    public func run() throws -> [String: Double] {
+        var out = try trainer.run(resume: resume)
+        if masks.words > 0 {
+            out["masked_words_visible_share"] = Double(masks.visibleWords) / Double(masks.words)
+            out["sync_sample_share"] = Double(masks.syncSamples) / Double(max(1, masks.samples))
+        }
+        out["itm_relaxed_anchors"] = Double(masks.relaxed)
+        return out
+    }
+
+    static func loaderConfig(_ rc: RunConfig, rows: [Int], shuffle: Bool) -> LoaderConfig {
+        var c = LoaderConfig()
+        c.batchSize = rc.train.batchSize
+        c.imageSize = rc.model.imageSize
+        c.textLength = rc.model.textLength
+        c.seed = rc.train.seed
+        c.shuffle = shuffle
+        c.dropLast = shuffle
+        c.threads = 2
+        c.rows = rows
+        c.caption = rc.recipe.caption
+        return c
+    }
+
+    /// Refuses data that cannot train contrastively: fewer than two products, or fewer rows than a batch.
+    static func check(split: DataSplit, batch: Int, recipe: SyncMaskRecipe, data: String) throws {
+        let ids = try split.trainFile.productIDs
+        let products = Set(split.trainRows.map { ids[$0] }).count
+        guard products >= 2 else {
+            throw TrainError.badArgument("\(data): the training split has \(products) product(s); SyncMask's contrastive and matching losses need at least 2 (negatives come from other products)")
+        }
+        guard split.trainRows.count >= batch else {
+            throw TrainError.badArgument("\(data): the training split has \(split.trainRows.count) rows, fewer than --batch \(batch)")
+        }
+        let captions: [String]
+        switch recipe.caption {
+        case .name: captions = try split.trainFile.names
+        case .description: captions = try split.trainFile.descriptions
+        case .concatDescription: captions = try split.trainFile.concatDescriptions
+        }
+        if let empty = split.trainRows.first(where: { captions[$0].trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+            throw TrainError.badArgument("\(data): row \(empty) (product \(ids[empty])) has an empty \(recipe.caption.rawValue) text; every training product needs one")
+        }
+    }
+
+    static func categoryOfRow(_ file: FashionGenFile) throws -> [Int] {
+        let cats = try file.categories
+        let index = Dictionary(uniqueKeysWithValues: Array(Set(cats)).sorted().enumerated().map { ($1, $0) })
+        return cats.map { index[$0] ?? 0 }
+    }
+
+    /// Words that name something a product image shows, from the catalog's attribute sidecar when present
+    /// (synthetic catalog: colours, patterns, garment types), else a fixed list of colours and patterns.
+    static func visibleWords(_ file: FashionGenFile) throws -> Set<String> {
+        var words: Set<String> = ["black", "white", "grey", "gray", "red", "blue", "navy", "green", "yellow", "pink",
+                                  "purple", "orange", "brown", "beige", "striped", "stripes", "checked", "floral",
+                                  "dotted", "chevron", "solid", "camouflage", "leopard", "plaid"]
+        for title in try file.names { for w in title.lowercased().split(separator: " ") { words.insert(String(w)) } }
+        return words
+    }
+}
+
