@@ -133,6 +133,12 @@ PRESETS = {
 }
 
 
+def gelu(x):
+    """Exact GELU written out: torch 1.13's F.gelu backward is wrong when its incoming gradient is not contiguous
+    (here: the last cnn stage, whose output is flattened and transposed)."""
+    return x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Attention (softmax(q k^T / sqrt(d)) v, heads split as (B, len, h, d))
 # ---------------------------------------------------------------------------------------------------------------------
@@ -178,7 +184,7 @@ class Mlp(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x):
-        return self.fc2(F.gelu(self.fc1(x)))
+        return self.fc2(gelu(self.fc1(x)))
 
 
 class Block(nn.Module):
@@ -207,7 +213,7 @@ class ConvStage(nn.Module):
         self.norm = nn.GroupNorm(4, cout, eps=1e-5)
 
     def forward(self, x):
-        return F.gelu(self.norm(self.conv(x)))
+        return gelu(self.norm(self.conv(x)))
 
 
 def normalize_image(x):
@@ -306,7 +312,7 @@ class BertIntermediate(nn.Module):
         self.dense = nn.Linear(width, inter)
 
     def forward(self, x):
-        return F.gelu(self.dense(x))
+        return gelu(self.dense(x))
 
 
 class BertLayer(nn.Module):
@@ -391,7 +397,7 @@ class LMPredictionHead(nn.Module):
 
     def forward(self, h):
         t = self.transform
-        return F.linear(t.LayerNorm(F.gelu(t.dense(h))), self.decoder.weight) + self.bias
+        return F.linear(t.LayerNorm(gelu(t.dense(h))), self.decoder.weight) + self.bias
 
 
 class OnlyMLMHead(nn.Module):
