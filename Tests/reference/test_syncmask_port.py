@@ -1,7 +1,7 @@
 """Tests of the SyncMask reference port (docs/SYNCMASK.md; shared/spec/syncmask.md §8 items 12-15) and its CLI.
 
 Run:  /usr/bin/python3 -m unittest Tests/reference/test_syncmask_port.py      (from the repository root)
-Needs python3 + torch only; about 20 s on 2 CPU cores. Expected values are computed here with plain tensor / float
+Needs python3 + torch only; about 15 s on 2 CPU cores. Expected values are computed here with plain tensor / float
 math (per sample, python loops), not with the port's loss functions.
 """
 import copy
@@ -221,7 +221,7 @@ class ITCTargets(unittest.TestCase):
                 self.assertAlmostEqual(float(out["q_t2i"][i].sum()), 1.0, places=5)
                 for j in range(20):
                     want = alpha * math.exp(logits[j] - mx) / z + ((1 - alpha) / len(pos) if j in pos else 0.0)
-                    self.assertAlmostEqual(float(q[j]), want, places=6, msg=f"alpha {alpha} row {i} col {j}")
+                    self.assertAlmostEqual(float(q[j]), want, delta=1e-5, msg=f"alpha {alpha} row {i} col {j}")
             self.assertEqual(ks, [3, 3, 4, 4])
 
 
