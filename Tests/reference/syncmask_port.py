@@ -725,9 +725,12 @@ def step_losses(model, batch, alpha, terms=TERMS, negatives=None, rule="semihard
         out["itc"] = itc_loss(s_i2t, s_t2i, q_i2t, q_t2i)
 
     # 4. ITM with semi-hard negatives
-    with torch.no_grad():
-        rule_img, fb_img = semihard_negatives(s_t2i[:, :B].detach(), pids, hashes, rule, generator, margin)
-        rule_txt, fb_txt = semihard_negatives(s_i2t[:, :B].detach(), pids, hashes, rule, generator, margin)
+    if B >= 2 or "itm" in terms:                     # a single sample has no negative (choose_negative raises)
+        with torch.no_grad():
+            rule_img, fb_img = semihard_negatives(s_t2i[:, :B].detach(), pids, hashes, rule, generator, margin)
+            rule_txt, fb_txt = semihard_negatives(s_i2t[:, :B].detach(), pids, hashes, rule, generator, margin)
+    else:
+        rule_img = rule_txt = fb_img = fb_txt = torch.zeros(0, dtype=torch.int64)
     neg_image, neg_text = (rule_img, rule_txt) if negatives is None else (
         negatives[0].reshape(-1).long(), negatives[1].reshape(-1).long())
     bert = model.text_encoder.bert
