@@ -135,8 +135,17 @@ public final class SyncMask: Module {
         try SyncMask.normalize((momentum ? vision_proj_m : vision_proj)(tokens.select(dim: 1, index: 0)))
     }
 
-    public func textFeatures(_ states: Tensor, momentum: Bool = false) throws -> Tensor {
-        try SyncMask.normalize((momentum ? text_proj_m : text_proj)(states.select(dim: 1, index: 0)))
+    /// ITC text features from text-mode states: the [CLS] state (ALBEF), or with `text_pool = mean` the mean of
+    /// the real tokens' states (what learns from random weights in a short run, docs/SYNCMASK.md).
+    public func textFeatures(_ states: Tensor, attentionMask: Tensor, momentum: Bool = false) throws -> Tensor {
+        let pooled: Tensor
+        switch config.textPool {
+        case .cls: pooled = try states.select(dim: 1, index: 0)
+        case .mean:
+            let m = try attentionMask.to(dtype: states.dtype).unsqueeze(2)
+            pooled = try states.mul(m).sum(dims: [1]) / m.sum(dims: [1]).clamp(min: 1)
+        }
+        return try SyncMask.normalize((momentum ? text_proj_m : text_proj)(pooled))
     }
 
     /// ITM logits (B, 2) of text-mode states and image tokens, pairwise.
@@ -156,7 +165,7 @@ extension SyncMask: DualEncoder {
 
     public func textEmbeddings(ids: Tensor, attentionMask: Tensor) throws -> Tensor {
         try Torch.noGrad {
-            try textFeatures(text_encoder.text(ids, keyMask: TextEncoder.keyMask(attentionMask)))
+            try textFeatures(text_encoder.text(ids, keyMask: TextEncoder.keyMask(attentionMask)), attentionMask: attentionMask)
         }
     }
 

@@ -10,6 +10,14 @@ public enum SyncMaskImageEncoder: String, Codable, Sendable {
     case cnn
 }
 
+/// How the ITC text feature pools the text-mode states.
+public enum SyncMaskTextPool: String, Codable, Sendable {
+    /// The [CLS] state (ALBEF; default).
+    case cls
+    /// The mean over the real tokens.
+    case mean
+}
+
 public struct SyncMaskConfig: Codable, Sendable, Equatable {
     public var family = "syncmask"
     public var imageEncoder = SyncMaskImageEncoder.vit
@@ -39,6 +47,7 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
     public var mlmProbability = 0.15
     public var mimRatio = 0.25
     public var poolFactor = 2
+    public var textPool = SyncMaskTextPool.cls
 
     public init() {}
 
@@ -50,7 +59,7 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
         case vocabSize = "vocab_size", maxPositions = "max_positions", textLength = "text_length"
         case embedDim = "embed_dim", temp, queueSize = "queue_size", momentum, alpha
         case mimDecoderLayers = "mim_decoder_layers", syncLayer = "sync_layer", mlmProbability = "mlm_probability"
-        case mimRatio = "mim_ratio", poolFactor = "pool_factor"
+        case mimRatio = "mim_ratio", poolFactor = "pool_factor", textPool = "text_pool"
     }
 
     /// Missing fields keep their defaults; unknown keys are errors (a misspelt key must not train silently).
@@ -74,7 +83,7 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
         try get(.embedDim, &embedDim); try get(.temp, &temp); try get(.queueSize, &queueSize)
         try get(.momentum, &momentum); try get(.alpha, &alpha); try get(.mimDecoderLayers, &mimDecoderLayers)
         try get(.syncLayer, &syncLayer); try get(.mlmProbability, &mlmProbability); try get(.mimRatio, &mimRatio)
-        try get(.poolFactor, &poolFactor)
+        try get(.poolFactor, &poolFactor); try get(.textPool, &textPool)
     }
 
     struct AnyKey: CodingKey {

@@ -67,7 +67,7 @@ extension SyncMask {
             let imageTokens = try visual_encoder_m(x.images)
             let v = try imageFeatures(imageTokens, momentum: true)
             let text = try text_encoder_m.text(x.ids, keyMask: keyMask)
-            let t = try textFeatures(text, momentum: true)
+            let t = try textFeatures(text, attentionMask: x.attentionMask, momentum: true)
             let imageBank = try Tensor.cat([v.transpose(0, 1), image_queue.value.clone()], dim: 1)
             let textBank = try Tensor.cat([t.transpose(0, 1), text_queue.value.clone()], dim: 1)
             let b = x.productIDs.size(0)
@@ -106,7 +106,7 @@ extension SyncMask {
         var parts: [Tensor] = []
 
         if terms.itc || terms.itm {
-            let v = try imageFeatures(image), t = try textFeatures(text)
+            let v = try imageFeatures(image), t = try textFeatures(text, attentionMask: x.attentionMask)
             (out.imageFeatures, out.textFeatures) = (try v.detach(), try t.detach())
             let i2t = try v.matmul(mp.textBank) / temp, t2i = try t.matmul(mp.imageBank) / temp
             if terms.itc {

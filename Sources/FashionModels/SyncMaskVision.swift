@@ -47,7 +47,9 @@ public final class PatchEmbedding: Module {
     init(width: Int, patch: Int) throws { proj = try Conv2d(3, width, kernelSize: patch, stride: patch) }
 }
 
-/// One stride-2 stage of the conv stem: conv 3×3 → GroupNorm(4) → GELU.
+/// One stride-2 stage of the conv stem: conv 3×3 → GroupNorm(4) → GELU. The GELU is written out as
+/// x·½(1 + erf(x/√2)): libtorch 1.13's float32 `gelu` backward is wrong (values in the thousands, sometimes NaN)
+/// when the incoming gradient is not contiguous, as it is here after the tokens' transpose.
 public final class ConvStage: Module {
     public let conv: Conv2d, norm: GroupNorm
 
@@ -56,12 +58,14 @@ public final class ConvStage: Module {
         norm = try GroupNorm(groups: 4, channels: cout)
     }
 
-    public func callAsFunction(_ x: Tensor) throws -> Tensor { try norm(conv(x)).gelu() }
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        let h = try norm(conv(x))
+        return try h * h.mul(1 / 2.0.squareRoot()).erf().add(1).mul(0.5)
+    }
 }
 
-/// GroupNorm with affine weight and bias (PyTorch's names), computed from its definition: Debian's libtorch 1.13
-/// `group_norm` backward returns inf/NaN on CPU when the incoming gradient is not contiguous (as it is after the
-/// tokens' transpose), measured in PyTorch 1.13 itself.
+/// GroupNorm with affine weight and bias (PyTorch's names), computed from its definition (mean and biased
+/// variance per sample and group, eps 1e-5), so that no fused kernel sees a strided gradient (see ConvStage).
 public final class GroupNorm: Module {
     public let weight: Tensor, bias: Tensor
     let groups: Int

@@ -40,7 +40,7 @@ public final class SyncMaskHeldOut {
                 let img = try model.visual_encoder(b.images)
                 let txt = try model.text_encoder.text(b.originalInputIds, keyMask: keyMask)
                 images.append(img); texts.append(txt); masks.append(keyMask)
-                v.append(try model.imageFeatures(img)); t.append(try model.textFeatures(txt))
+                v.append(try model.imageFeatures(img)); t.append(try model.textFeatures(txt, attentionMask: b.attentionMask))
             }
             let n = subcategory.count
             guard n >= 2 else { return ["val_products": Double(n)] }

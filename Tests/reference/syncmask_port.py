@@ -63,6 +63,7 @@ class SyncMaskConfig:
     mlm_probability: float = 0.15
     mim_ratio: float = 0.25
     pool_factor: int = 2
+    text_pool: str = "cls"                  # ITC text feature: "cls" state or "mean" over real tokens
 
     @classmethod
     def from_dict(cls, d):
@@ -539,6 +540,14 @@ def momentum_update(model):
             pm.mul_(m).add_(p.detach(), alpha=1.0 - m)
 
 
+def project_text(model, proj, states, attention_mask):
+    """ITC text feature: the [CLS] state, or (text_pool = "mean") the mean of the real tokens' states."""
+    if model.config.text_pool == "mean":
+        m = attention_mask.to(states.dtype).unsqueeze(2)
+        return F.normalize(proj((states * m).sum(1) / m.sum(1).clamp(min=1)), dim=-1)
+    return project_cls(proj, states)
+
+
 def project_cls(proj, tokens):
     return F.normalize(proj(tokens[:, 0]), dim=-1, eps=1e-12)
 
@@ -659,7 +668,7 @@ def image_embeddings(model, images):
 
 
 def text_embeddings(model, ids, attention_mask):
-    return project_cls(model.text_proj, model.text_encoder.bert.text(ids, attention_mask))
+    return project_text(model, model.text_proj, model.text_encoder.bert.text(ids, attention_mask), attention_mask)
 
 
 def itm_probabilities(model, images, ids, attention_mask):
@@ -702,7 +711,7 @@ def step_losses(model, batch, alpha, terms=TERMS, negatives=None, rule="semihard
         img_m = model.visual_encoder_m(image)
         v_m = project_cls(model.vision_proj_m, img_m)
         txt_m = model.text_encoder_m.bert.text(ids, mask)
-        t_m = project_cls(model.text_proj_m, txt_m)
+        t_m = project_text(model, model.text_proj_m, txt_m, mask)
         V_bank = torch.cat((v_m.T, model.image_queue.clone()), dim=1)
         T_bank = torch.cat((t_m.T, model.text_queue.clone()), dim=1)
         P_bank = torch.cat((pids, model.idx_queue.reshape(-1)))
@@ -718,7 +727,7 @@ def step_losses(model, batch, alpha, terms=TERMS, negatives=None, rule="semihard
     img = model.visual_encoder(image)
     v = project_cls(model.vision_proj, img)
     txt = model.text_encoder.bert.text(ids, mask)
-    t = project_cls(model.text_proj, txt)
+    t = project_text(model, model.text_proj, txt, mask)
     s_i2t = v @ T_bank / tau
     s_t2i = t @ V_bank / tau
     if "itc" in terms:

@@ -175,7 +175,7 @@ class Structure(unittest.TestCase):
                 "text_width": 128, "text_heads": 4, "text_layers": 1, "fusion_layers": 2, "intermediate_size": 512,
                 "vocab_size": 30522, "max_positions": 512, "text_length": 32, "embed_dim": 128, "temp": 0.07,
                 "queue_size": 4096, "momentum": 0.995, "alpha": 0.4, "mim_decoder_layers": 1, "sync_layer": -1,
-                "mlm_probability": 0.15, "mim_ratio": 0.25, "pool_factor": 2}
+                "mlm_probability": 0.15, "mim_ratio": 0.25, "pool_factor": 2, "text_pool": "cls"}
         cfg = M.SyncMaskConfig.from_json(json.dumps(demo))
         self.assertEqual(cfg.to_dict(), demo)
         self.assertEqual(M.SyncMaskConfig(), cfg)
