@@ -65,7 +65,7 @@ public enum ModelRegistry {
         {"family": "syncmask", "image_encoder": "cnn", "image_size": 64, "cnn_channels": [16, 32, 64, 128],
          "patch_size": 16, "vision_width": 128, "vision_depth": 1, "vision_heads": 4, "text_width": 128,
          "text_heads": 4, "text_layers": 1, "fusion_layers": 2, "intermediate_size": 512, "text_length": 32,
-         "embed_dim": 128, "queue_size": 4096, "mim_decoder_layers": 1, "sync_layer": -1}
+         "embed_dim": 128, "queue_size": 4096, "mim_decoder_layers": 1, "sync_layer": -1, "text_pool": "mean"}
         """),
     ]
 
