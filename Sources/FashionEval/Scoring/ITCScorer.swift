@@ -34,6 +34,7 @@ public final class ITCScorer: RetrievalScorer {
                 batcher: PairBatcher? = nil) throws {
         self.model = model
         self.batcher = try batcher ?? PairBatcher(file: file, imageSize: model.imageSize, textLength: model.textLength)
+        self.batcher.imageCacheLimit = self.batcher.imageCacheLimit ?? PairBatcher.dualEncoderCacheLimit
         texts = try textField.column(file)
         self.device = device
         self.batch = max(1, batch)
@@ -71,7 +72,7 @@ public final class ITCScorer: RetrievalScorer {
                 var pixels: [Float] = []
                 let s = batcher.imageSize
                 pixels.reserveCapacity((end - start) * 3 * s * s)
-                for r in rows[start..<end] { pixels += try batcher.image(r) }
+                for r in rows[start..<end] { pixels += try batcher.image(r, cache: false) }  // each row is embedded once
                 let images = try Tensor(pixels, shape: [end - start, 3, s, s], device: device)
                 parts.append(try checked(model.imageEmbeddings(images), count: end - start, model: model, what: "imageEmbeddings"))
                 start = end

@@ -82,6 +82,7 @@ public final class ITMScorer: RetrievalScorer {
     public convenience init(dualEncoder model: any DualEncoder, batcher: PairBatcher? = nil, file: FashionGenFile,
                             textField: TextField, device: Device, chunk: Int = 101, checkpoint: String) throws {
         let batcher = try batcher ?? PairBatcher(file: file, imageSize: model.imageSize, textLength: model.textLength)
+        batcher.imageCacheLimit = batcher.imageCacheLimit ?? PairBatcher.dualEncoderCacheLimit
         try self.init(batcher: batcher, textField: textField, device: device, chunk: chunk) { images, ids in
             let mask = try ids.ne(0).to(dtype: .int64)
             guard let p = try model.matchProbabilities(images: images, ids: ids, attentionMask: mask) else {
