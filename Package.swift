@@ -31,7 +31,7 @@ let package = Package(
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
         .testTarget(name: "FashionDataTests", dependencies: ["FashionData"]),
         .testTarget(name: "CLITests", dependencies: []),
-        .testTarget(name: "FashionEvalTests", dependencies: ["FashionEval", "FashionData", "FashionTrain"]),
+        .testTarget(name: "FashionEvalTests", dependencies: ["FashionEval", "FashionData", "FashionTrain", "FashionModels", "Torch"]),
         .testTarget(name: "FashionModelsTests", dependencies: ["FashionModels", "Torch"]),
         .testTarget(name: "FashionTrainTests", dependencies: ["FashionTrain", "FashionData", "FashionModels", "Torch"]),
     ],

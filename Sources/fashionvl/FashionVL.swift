@@ -9,6 +9,7 @@ struct FashionVL: ParsableCommand {
         subcommands: [
             Bench.self,
             DebugStep.self,
+            Embed.self,
             Evaluate.self,
             Finetune.self,
             Pretrain.self,
@@ -24,6 +25,7 @@ struct FashionVL: ParsableCommand {
     /// becomes one `error: …` line on stderr and exit status 1.
     static func main() {
         passiveOpenMP()
+        ModelFamilyRegistration.registerAll()
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

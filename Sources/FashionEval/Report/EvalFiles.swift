@@ -5,6 +5,8 @@ import Foundation
 public enum EvalFiles {
     public static let folder = "eval"
     public static let retrieval = "eval/retrieval.json"
+    /// Full-catalog retrieval rows (`RetrievalFullFile`).
+    public static let retrievalFull = "eval/retrieval_full.json"
     public static let mcr = "eval/mcr.json"
     public static let scr = "eval/scr.json"
     public static let mig = "eval/mig.json"
@@ -48,6 +50,8 @@ public struct RetrievalResult: Codable, Sendable {
     /// Mean over draws and directions of the share of negatives filled from outside the subcategory.
     public var fillFraction: Double
     public var tieRule: String
+    /// {scorer, text_field, ties, draws, k}; nil in files written before it existed.
+    public var variant: RetrievalVariant?
     public var tir: DirectionSummary
     public var itr: DirectionSummary
     public var sumR: MeanStd
@@ -57,13 +61,13 @@ public struct RetrievalResult: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case method, dataset, split, checkpoint, protocolName = "protocol", textField, scorer, seeds, queriesPerDraw,
-             negativesPerQuery, fillFraction, tieRule, tir, itr, sumR, wallSeconds, device, notes
+             negativesPerQuery, fillFraction, tieRule, variant, tir, itr, sumR, wallSeconds, device, notes
     }
 
     /// Summarises ranks computed on `draws`: `ranks[i]` belongs to `draws.draws[i]` (any order of directions).
     public init(method: String, dataset: String, split: String, checkpoint: String? = nil, textField: String,
                 scorer: String, draws: S100DrawSet, ranks: [QueryRanks], wallSeconds: Double? = nil,
-                device: String? = nil) throws {
+                device: String? = nil, variant: RetrievalVariant? = nil) throws {
         guard ranks.count == draws.draws.count else {
             throw EvalError.invalidArgument("RetrievalResult: \(ranks.count) rank lists for \(draws.draws.count) draws")
         }
@@ -83,12 +87,57 @@ public struct RetrievalResult: Codable, Sendable {
         negativesPerQuery = draws.draws.map(\.negativesPerQuery).max() ?? 0
         fillFraction = draws.draws.isEmpty ? 0 : draws.draws.map(\.fillFraction).reduce(0, +) / Double(draws.draws.count)
         tieRule = "pessimistic"
+        self.variant = variant
         tir = DirectionSummary(t.map(\.1)); itr = DirectionSummary(i.map(\.1))
         sumR = MeanStd(t.compactMap { s in itrBySeed[s.0].map { s.1.sum + $0 } })
         self.wallSeconds = wallSeconds; self.device = device
         var seen = Set<String>()
         // Per-draw fill notes are summarised by `fillFraction`; the rest (fewer queries or negatives) once each.
         notes = draws.draws.flatMap(\.notes).filter { !$0.contains("were filled from outside") && seen.insert($0).inserted }
+    }
+}
+
+// MARK: RUN/eval/retrieval_full.json
+
+/// Every full-catalog retrieval row of a run.
+public struct RetrievalFullFile: Codable, Sendable {
+    public var rows: [RetrievalFullResult]
+    public init(rows: [RetrievalFullResult]) { self.rows = rows }
+}
+
+/// One method's full-catalog result (protocols.md §3): every product's text against one image of every product
+/// (TIR) and one image per product against every product text (ITR); recalls in percent, pessimistic ties.
+public struct RetrievalFullResult: Codable, Sendable {
+    public var method: String
+    public var dataset: String
+    public var split: String
+    public var checkpoint: String?
+    public var protocolName: String = "full"
+    public var variant: RetrievalVariant
+    /// Gallery size n (= queries per direction).
+    public var products: Int
+    /// Cross-encoder pairs scored (both directions).
+    public var pairs: Int
+    /// Images and distinct texts embedded (ITC).
+    public var embedded: Int
+    public var tieRule: String = "pessimistic"
+    public var tir: DirectionMetrics
+    public var itr: DirectionMetrics
+    public var wallSeconds: Double?
+    public var device: String?
+    public var notes: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case method, dataset, split, checkpoint, protocolName = "protocol", variant, products, pairs, embedded, tieRule,
+             tir, itr, wallSeconds, device, notes
+    }
+
+    public init(method: String, dataset: String, split: String, checkpoint: String?, variant: RetrievalVariant, products: Int,
+                pairs: Int, embedded: Int, tir: DirectionMetrics, itr: DirectionMetrics, wallSeconds: Double?, device: String?,
+                notes: [String] = []) {
+        self.method = method; self.dataset = dataset; self.split = split; self.checkpoint = checkpoint
+        self.variant = variant; self.products = products; self.pairs = pairs; self.embedded = embedded
+        self.tir = tir; self.itr = itr; self.wallSeconds = wallSeconds; self.device = device; self.notes = notes
     }
 }
 

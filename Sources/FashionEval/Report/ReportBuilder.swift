@@ -26,6 +26,7 @@ public struct ReportBuilder {
         }
         let name = URL(fileURLWithPath: runFolder).standardizedFileURL.lastPathComponent
         let retrieval = load(RetrievalEvalFile.self, EvalFiles.retrieval)
+        let retrievalFull = load(RetrievalFullFile.self, EvalFiles.retrievalFull)
         let mcr = load(CategoryResult.self, EvalFiles.mcr)
         let scr = load(CategoryResult.self, EvalFiles.scr)
         let examples = load(RetrievalExamplesFile.self, EvalFiles.examples)
@@ -36,7 +37,7 @@ public struct ReportBuilder {
             ("overview", "Overview", overview(metrics: metrics, retrieval: retrieval, mcr: mcr, scr: scr)),
             ("config", "Config", configSection()),
             ("training", "Training", trainingSection(metrics)),
-            ("retrieval", "Retrieval", retrievalSection(retrieval)),
+            ("retrieval", "Retrieval", retrievalSection(retrieval) + retrievalFullSection(retrievalFull)),
             ("category", "Category recognition", categorySection(mcr: mcr, scr: scr)),
             ("examples", "Examples", examplesSection(examples)),
             ("mig", "Masked image generation", migSection(mig)),
@@ -175,6 +176,7 @@ public struct ReportBuilder {
                 + cells.map { "<td class=\"num\">\($0)</td>" }.joined() + "</tr>"
         }
         var details = ""
+        var caption = "Retrieval, sample-100 protocol"
         switch piece {
         case .missing:
             rows += "<tr class=\"group ours\"><td colspan=\"9\">Ours</td></tr><tr><td colspan=\"9\" class=\"notrun\">not run — no eval/retrieval.json</td></tr>"
@@ -182,23 +184,60 @@ public struct ReportBuilder {
             rows += "<tr><td colspan=\"9\" class=\"notrun error\">\(HTML.escape(reason))</td></tr>"
         case let .loaded(file):
             rows += "<tr class=\"group ours\"><td colspan=\"9\">Ours: FashionVL, on the run's dataset (mean ± std over draws)</td></tr>"
+            let variants = file.rows.map { r in "\(r.method): \(ReportBuilder.variantText(r.variant, scorer: r.scorer, textField: r.textField))" }
+            if !variants.isEmpty { caption += ". Ours: " + variants.joined(separator: "; ") }
             for r in file.rows {
                 let cells = [r.tir.r1, r.tir.r5, r.tir.r10, r.itr.r1, r.itr.r5, r.itr.r10, r.sumR]
-                rows += "<tr class=\"ours\"><td>\(HTML.escape(r.method)) <span class=\"tag\">\(HTML.escape(r.scorer))</span></td>"
+                let tag = r.variant.flatMap { v in v.k.map { "\(v.scorer) k=\($0)" } } ?? r.scorer
+                rows += "<tr class=\"ours\"><td>\(HTML.escape(r.method)) <span class=\"tag\">\(HTML.escape(tag))</span></td>"
                     + "<td>\(HTML.escape(r.dataset))</td>" + cells.map { "<td class=\"num\">\(pm($0, digits: 2))</td>" }.joined() + "</tr>"
                 details += retrievalDetails(r)
             }
         }
-        return "<table class=\"results\">\(head)<tbody>\(rows)</tbody></table>"
+        return "<table class=\"results\"><caption>\(HTML.escape(caption))</caption>\(head)<tbody>\(rows)</tbody></table>"
             + "<p class=\"note\">Recalls in percent. SumR = Kaleido definition (R@1+R@5+R@10 over both directions, max 600). "
             + "Published rows mix scorers and text fields (protocols.md §2.2) and are not strictly comparable; ours use the "
             + "sample-100 protocol with pessimistic ties.</p>" + details
     }
 
+    /// "scorer itc · text description · ties distinct-text · 5 draws"; files from before the variant existed were
+    /// drawn with ties keep.
+    static func variantText(_ v: RetrievalVariant?, scorer: String, textField: String) -> String {
+        v?.summary ?? "scorer \(scorer) · text \(textField) · ties keep"
+    }
+
+    /// Full-catalog rows (RUN/eval/retrieval_full.json), when present.
+    private func retrievalFullSection(_ piece: Piece<RetrievalFullFile>) -> String {
+        switch piece {
+        case .missing: return ""
+        case let .failed(reason): return "<h3>Full-catalog ranking</h3>" + failed(EvalFiles.retrievalFull, reason)
+        case let .loaded(file):
+            let caption = "Retrieval, full protocol (every product against the whole gallery). "
+                + file.rows.map { "\($0.method): \($0.variant.summary)" }.joined(separator: "; ")
+            var out = "<h3>Full-catalog ranking</h3><table class=\"results\"><caption>\(HTML.escape(caption))</caption>"
+                + "<thead><tr><th rowspan=\"2\">Method</th><th rowspan=\"2\">Data</th><th rowspan=\"2\" class=\"num\">Products</th>"
+                + "<th colspan=\"4\">TIR (text → image)</th><th colspan=\"4\">ITR (image → text)</th></tr><tr>"
+                + "<th>R@1</th><th>R@5</th><th>R@10</th><th>median rank</th><th>R@1</th><th>R@5</th><th>R@10</th><th>median rank</th></tr></thead><tbody>"
+            for r in file.rows {
+                let cells = [r.tir.r1, r.tir.r5, r.tir.r10].map { String(format: "%.2f", $0) } + [String(format: "%.1f", r.tir.medianRank)]
+                    + [r.itr.r1, r.itr.r5, r.itr.r10].map { String(format: "%.2f", $0) } + [String(format: "%.1f", r.itr.medianRank)]
+                let tag = r.variant.k.map { "\(r.variant.scorer) k=\($0)" } ?? r.variant.scorer
+                out += "<tr class=\"ours\"><td>\(HTML.escape(r.method)) <span class=\"tag\">\(HTML.escape(tag))</span></td>"
+                    + "<td>\(HTML.escape(r.dataset))</td><td class=\"num\">\(r.products)</td>"
+                    + cells.map { "<td class=\"num\">\($0)</td>" }.joined() + "</tr>"
+            }
+            out += "</tbody></table>"
+            let notes = file.rows.flatMap { r in r.notes.map { "\(r.method) (\(r.variant.scorer)): \($0)" } }
+            if !notes.isEmpty { out += "<ul class=\"notes\">" + notes.map { "<li>\(HTML.escape($0))</li>" }.joined() + "</ul>" }
+            return out
+        }
+    }
+
     private func retrievalDetails(_ r: RetrievalResult) -> String {
         let items: [(String, String)] = [
             ("protocol", r.protocolName), ("dataset / split", "\(r.dataset) / \(r.split)"), ("text field", r.textField),
-            ("scorer", r.scorer), ("seeds", r.seeds.map(String.init).joined(separator: ", ")),
+            ("scorer", r.scorer), ("variant", ReportBuilder.variantText(r.variant, scorer: r.scorer, textField: r.textField)),
+            ("seeds", r.seeds.map(String.init).joined(separator: ", ")),
             ("draws × queries", "\(r.tir.perDraw.count) × \(r.queriesPerDraw)"), ("negatives per query", "\(r.negativesPerQuery)"),
             ("negatives filled outside subcategory", String(format: "%.1f%%", 100 * r.fillFraction)),
             ("ties", "\(r.tieRule) (optimistic R@1: TIR \(pmText(r.tir.optimisticR1, 2)), ITR \(pmText(r.itr.optimisticR1, 2)))"),

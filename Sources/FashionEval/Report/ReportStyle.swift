@@ -44,6 +44,7 @@ extension ReportBuilder {
     tr.ref td { color:#475467; }
     tr.ours td { background:var(--ours); font-weight:600; }
     table.small { width:auto; }
+    table.results caption { caption-side:top; text-align:left; font-size:12.5px; color:var(--muted); padding:2px 0 6px; }
     .src { display:block; font-size:11px; color:var(--muted); font-weight:400; }
     .pm { display:block; font-size:11px; color:var(--muted); font-weight:400; }
     .tag { font-size:11px; font-weight:500; padding:1px 6px; border-radius:4px; background:#dbe6ff; color:#1e40af; }

@@ -77,6 +77,12 @@ public final class PairBatcher {
     let tokenizer: WordPieceTokenizer
     private var imageCache: [Int: [Float]] = [:]
     private var textCache: [String: [Int64]] = [:]
+    /// At most this many cached images (the cache is emptied when full); nil = no bound (MVLT's retrieval). A
+    /// 256-px image is 768 KiB as floats, so a whole Fashion-Gen split does not fit.
+    public var imageCacheLimit: Int?
+
+    /// The image cache bound of dual-encoder scorers (ITC reads each row once; ITM re-ranking reuses few).
+    public static let dualEncoderCacheLimit = 512
 
     public init(file: FashionGenFile, imageSize: Int, textLength: Int) throws {
         self.file = file
@@ -86,9 +92,9 @@ public final class PairBatcher {
         tokenizer = try WordPieceTokenizer.bertBaseUncased()
     }
 
-    /// (3, S, S) floats in [0, 1] of one row.
-    public func image(_ row: Int) throws -> [Float] {
-        if let cached = imageCache[row] { return cached }
+    /// (3, S, S) floats in [0, 1] of one row; `cache: false` neither reads nor fills the cache (rows read once).
+    public func image(_ row: Int, cache: Bool = true) throws -> [Float] {
+        if cache, let cached = imageCache[row] { return cached }
         let bytes = try file.image(row)
         var out = [Float](repeating: 0, count: 3 * imageSize * imageSize)
         bytes.withUnsafeBufferPointer { src in
@@ -96,6 +102,8 @@ public final class PairBatcher {
                 if let s = src.baseAddress, let d = dst.baseAddress { resampler.convert(s, into: d) }
             }
         }
+        guard cache else { return out }
+        if let limit = imageCacheLimit, imageCache.count >= limit { imageCache.removeAll(keepingCapacity: true) }
         imageCache[row] = out
         return out
     }

@@ -4,10 +4,10 @@ import Foundation
 /// Example queries for the report: the top 5 candidates of the first queries of a draw, with images saved as
 /// PNGs in RUN/eval/.
 public enum RetrievalExamples {
-    public static func make(draw: S100Draw, scores: [[Float]], ranks: QueryRanks, scorer: RetrievalScorer, count: Int,
+    public static func make(draw: S100Draw, scores: [[Float]], ranks: QueryRanks, scorer: any RetrievalScorer, count: Int,
                             run: String) throws -> [RetrievalExample] {
         var out: [RetrievalExample] = []
-        let file = scorer.batcher.file
+        let file = scorer.file
         func savePNG(_ row: Int, _ name: String) throws -> String {
             let img = try RGBImage(width: file.imageSize, height: file.imageSize, pixels: file.image(row))
             try img.writePNG(to: run + "/" + EvalFiles.folder + "/" + name)

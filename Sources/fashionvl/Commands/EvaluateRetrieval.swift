@@ -5,29 +5,42 @@ import FashionTrain
 import Foundation
 import Torch
 
-/// `fashionvl evaluate retrieval`: text→image and image→text retrieval scored by the model's ITM head.
+/// `fashionvl evaluate retrieval`: text→image and image→text retrieval, scored by a cross-encoder (ITM), by
+/// dual-encoder embeddings (ITC), or by ITC with the top k re-ranked by ITM.
 struct EvaluateRetrieval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retrieval",
-        abstract: "TIR/ITR retrieval: sample-100 (the papers' protocol) or full ranking.",
+        abstract: "TIR/ITR retrieval: sample-100 (the papers' protocol) or full ranking, by ITM, ITC or ITC+ITM.",
         discussion: """
         s100: per query 1 positive + 100 negatives from other products of the same subcategory (filled from the \
         category, then at random, when fewer exist), R@1/5/10 and SumR over --draws seeded draws; the candidate \
-        lists are saved (RUN/eval/s100_draws.json) and can be reused with --lists. full: every query against one \
-        item of every product, R@K and median rank, n² pairs per direction.
+        lists are saved (RUN/eval/s100_draws.json) and can be reused with --lists. full: every product's query \
+        against one item of every product, R@K and median rank (ITM: n² pairs per direction; ITC: one matrix \
+        product). Scorers: itm (a cross-encoder on every pair; MVLT's only scorer, its default), itc (cosine of \
+        dual-encoder embeddings; a dual encoder's default), itc+itm (ALBEF: ITC top --k re-ranked by ITM). \
+        --ties distinct-text (the default for itc and itc+itm) never draws a negative whose text equals the \
+        positive's, and in full counts a candidate with the positive's text as correct; keep (the default for itm) \
+        treats such products as negatives. Every result prints its variant {scorer, text_field, ties, draws, k}.
         """)
 
-    @Option(help: "A run folder or a weights file (original MVLT names).") var checkpoint: String
+    @Option(help: "A run folder (MVLT or a registered dual-encoder family) or a weights file (original MVLT names).")
+    var checkpoint: String
     @OptionGroup var data: EvaluationDataOptions
     @Option(name: .customLong("protocol"), help: "s100 or full.") var protocolName: ProtocolOption = .s100
-    @Option(help: "Queries per draw and direction (s100; fewer when the file has fewer products).") var queries = 1000
+    @Option(help: "itm, itc or itc+itm (default: itm for MVLT, itc for a dual encoder).") var scorer: RetrievalScorerKind?
+    @Option(help: "ITC candidates re-ranked by ITM (itc+itm).") var k = 16
+    @Option(help: "keep or distinct-text (default: keep for itm, distinct-text for itc and itc+itm; with --lists, the lists' rule).")
+    var ties: RetrievalTies?
+    @Option(help: "Queries per draw and direction (s100), or products (full); fewer when the file has fewer products.")
+    var queries = 1000
     @Option(help: "Independent draws (s100); mean ± std is reported.") var draws = 5
     @Option(help: "Seed of the first draw.") var seed: UInt64 = 0
     @Option(help: "Text of a product: title, description or concat.") var textField: TextField = .title
     @Option(help: "Reuse saved candidate lists (an s100_draws.json) instead of drawing.") var lists: String?
     @Option(help: "Where eval/retrieval.json goes (default: the checkpoint's run folder).") var out: String?
-    @Option(help: "Row label in the report's table.") var method = "FashionVL MVLT"
+    @Option(help: "Row label in the report's table (default: FashionVL MVLT, or FashionVL <family>).") var method: String?
     @Option(help: "Example queries per direction saved for the report.") var examples = 3
+    @Option(help: "Images or texts per embedding pass (itc, itc+itm).") var batch = 64
     @Option(help: "Image size when --checkpoint is a weights file.") var imageSize: Int?
     @Option(help: "cpu, cuda or cuda:N.") var device = "cpu"
     @Option(help: "libtorch threads.") var threads = 2
@@ -35,96 +48,113 @@ struct EvaluateRetrieval: ParsableCommand {
     enum ProtocolOption: String, ExpressibleByArgument { case s100, full }
 
     func validate() throws {
-        guard queries > 0, draws > 0, threads > 0, examples >= 0 else {
-            throw ValidationError("--queries, --draws and --threads must be positive")
+        guard queries > 0, draws > 0, threads > 0, examples >= 0, batch > 0, k > 0 else {
+            throw ValidationError("--queries, --draws, --threads, --batch and --k must be positive")
         }
     }
 
     func run() throws {
         Torch.setNumThreads(threads)
         let dev = try Device(parsing: device)
-        let em = try EvalModel.open(checkpoint, imageSize: imageSize, device: dev)
-        let data = try self.data.open(run: em.runFolder)
-        guard let run = out ?? em.runFolder else {
+        let opened = try EvalCheckpoint.open(checkpoint, imageSize: imageSize, device: dev)
+        let data = try self.data.open(run: opened.runFolder)
+        guard let run = out ?? opened.runFolder else {
             throw EvalError.invalidArgument("--out is needed when --checkpoint is a weights file")
         }
+        let kind = scorer ?? (opened.family == "mvlt" ? .itm : .itc)
+        let retrievalScorer = try makeScorer(kind, opened: opened, file: data.file, device: dev)
         try FileManager.default.createDirectory(atPath: run + "/" + EvalFiles.folder, withIntermediateDirectories: true)
-        let scorer = try RetrievalScorer(model: em.model, file: data.file, textField: textField, device: dev)
-        let start = Date()
+        let labels = RetrievalEvaluation.Labels(
+            method: method ?? (opened.family == "mvlt" ? "FashionVL MVLT" : "FashionVL \(opened.family)"),
+            dataset: URL(fileURLWithPath: data.path).lastPathComponent, split: data.split, checkpoint: checkpoint,
+            device: dev.description)
         switch protocolName {
-        case .s100: try runS100(scorer: scorer, data: data, run: run, start: start, device: dev)
-        case .full: try runFull(scorer: scorer, data: data, run: run, start: start)
+        case .s100: try runS100(scorer: retrievalScorer, data: data, run: run, labels: labels)
+        case .full: try runFull(scorer: retrievalScorer, data: data, run: run, labels: labels)
         }
     }
 
-    private func runS100(scorer: RetrievalScorer, data: EvaluationData, run: String, start: Date, device: Device) throws {
+    /// The scorer `kind` on the opened model; one error line naming the checkpoint when it lacks the heads.
+    private func makeScorer(_ kind: RetrievalScorerKind, opened: EvalCheckpoint, file: FashionGenFile, device: Device) throws
+        -> any RetrievalScorer
+    {
+        switch (kind, opened) {
+        case let (.itm, .mvlt(em)):
+            return try ITMScorer(model: em.model, file: file, textField: textField, device: device)
+        case (.itc, .mvlt), (.itcItm, .mvlt):
+            throw EvalCheckpoint.noITCHeads(checkpoint, purpose: "score retrieval by --scorer \(kind.rawValue)")
+        case let (.itm, .dualEncoder(d)):
+            return try ITMScorer(dualEncoder: d.model, file: file, textField: textField, device: device, checkpoint: checkpoint)
+        case let (.itc, .dualEncoder(d)):
+            return try ITCScorer(model: d.model, file: file, textField: textField, device: device, batch: batch)
+        case let (.itcItm, .dualEncoder(d)):
+            let itc = try ITCScorer(model: d.model, file: file, textField: textField, device: device, batch: batch)
+            let itm = try ITMScorer(dualEncoder: d.model, batcher: itc.batcher, file: file, textField: textField, device: device,
+                                    checkpoint: checkpoint)
+            return try ITCITMScorer(itc: itc, itm: itm, k: k)
+        }
+    }
+
+    private func runS100(scorer: any RetrievalScorer, data: EvaluationData, run: String, labels: RetrievalEvaluation.Labels) throws {
         let set: S100DrawSet
         if let lists {
             set = try S100DrawSet.load(from: lists)
+            if let ties, ties != set.tieRule {
+                throw EvalError.invalidArgument("\(lists): drawn with ties \(set.tieRule.rawValue), not \(ties.rawValue) (draw anew without --lists)")
+            }
+            if set.tieRule == .distinctText, let field = set.textField, field != textField.rawValue {
+                throw EvalError.invalidArgument("\(lists): its negatives exclude products sharing the positive's \(field), not its \(textField.rawValue) (use --text-field \(field) or draw anew)")
+            }
         } else {
-            set = try S100Sampler(file: data.file, rows: data.rows)
-                .drawSet(seed: seed, draws: draws, queries: queries, negatives: 100, source: data.path)
+            let rule = ties ?? .default(for: scorer.kind)
+            set = try S100Sampler(file: data.file, rows: data.rows, textField: rule == .distinctText ? textField : nil)
+                .drawSet(seed: seed, draws: draws, queries: queries, negatives: 100, source: data.path, ties: rule, textField: textField)
         }
         try set.save(to: run + "/" + EvalFiles.s100Draws)
-        let total = set.draws.reduce(0) { $0 + $1.queries.count }
-        let progress = ProgressLine(total: total, label: "retrieval s100")
-        var done = 0
-        var ranks: [QueryRanks] = []
-        var exampleList: [RetrievalExample] = []
-        for (i, draw) in set.draws.enumerated() {
-            let scores = try scorer.score(draw, progress: progress, done: &done)
-            let r = try Retrieval.ranks(scores: scores, positives: draw.queries.map(\.positiveIndex))
-            ranks.append(r)
-            if set.draws.firstIndex(where: { $0.direction == draw.direction }) == i {
-                exampleList += try RetrievalExamples.make(draw: draw, scores: scores, ranks: r, scorer: scorer,
-                                                          count: examples, run: run)
-            }
-        }
-        let seconds = Date().timeIntervalSince(start)
-        var result = try RetrievalResult(method: method, dataset: URL(fileURLWithPath: data.path).lastPathComponent,
-                                         split: data.split, checkpoint: checkpoint, textField: textField.rawValue,
-                                         scorer: "itm", draws: set, ranks: ranks, wallSeconds: seconds,
-                                         device: device.description)
-        result.notes.append("\(scorer.pairsScored) image-text pairs scored in \(Int(seconds)) s")
+        let (result, exampleList) = try RetrievalEvaluation.s100(scorer: scorer, set: set, textField: textField, labels: labels,
+                                                                 examples: examples, examplesRun: run)
         var fileRows = (try? EvalJSON.read(RetrievalEvalFile.self, from: run + "/" + EvalFiles.retrieval))?.rows ?? []
-        fileRows.removeAll { $0.method == method }
+        fileRows.removeAll { $0.method == result.method && $0.scorer == result.scorer }
         fileRows.append(result)
         try EvalFiles.write(RetrievalEvalFile(rows: fileRows), run: run, file: EvalFiles.retrieval)
-        if method == "FashionVL MVLT" || !FileManager.default.fileExists(atPath: run + "/" + EvalFiles.examples) {
+        if result.method == "FashionVL MVLT" || !FileManager.default.fileExists(atPath: run + "/" + EvalFiles.examples) {
             try EvalFiles.write(RetrievalExamplesFile(examples: exampleList), run: run, file: EvalFiles.examples)
         }
         func dir(_ d: DirectionSummary) -> [String: Any] {
             ["r1": d.r1.mean, "r5": d.r5.mean, "r10": d.r10.mean, "r1_std": d.r1.std]
         }
-        try printJSON(["protocol": "s100", "method": method, "tir": dir(result.tir), "itr": dir(result.itr),
-                       "sum_r": result.sumR.mean, "queries_per_draw": result.queriesPerDraw, "draws": set.draws.count / 2,
-                       "fill_fraction": result.fillFraction, "pairs": scorer.pairsScored, "seconds": seconds,
-                       "file": run + "/" + EvalFiles.retrieval])
+        let variant = result.variant!
+        try printJSON(["protocol": "s100", "method": result.method, "variant": variant.jsonObject, "tir": dir(result.tir),
+                       "itr": dir(result.itr), "sum_r": result.sumR.mean, "queries_per_draw": result.queriesPerDraw,
+                       "draws": set.draws.count / 2, "fill_fraction": result.fillFraction, "pairs": scorer.pairsScored,
+                       "embedded": scorer.embedded, "seconds": result.wallSeconds ?? 0, "file": run + "/" + EvalFiles.retrieval])
+        FileHandle.standardError.write(Data("retrieval s100 (\(variant.summary)): SumR \(String(format: "%.2f", result.sumR.mean))\n".utf8))
     }
 
-    private func runFull(scorer: RetrievalScorer, data: EvaluationData, run: String, start: Date) throws {
-        let ids = try data.file.productIDs
-        var firstRow: [Int64: Int] = [:]
-        for row in data.rows ?? Array(ids.indices) where firstRow[ids[row]] == nil { firstRow[ids[row]] = row }
-        var products = firstRow.map { (product: $0.key, row: $0.value) }.sorted { $0.product < $1.product }
-        if products.count > queries { products = Array(products.prefix(queries)) }
+    private func runFull(scorer: any RetrievalScorer, data: EvaluationData, run: String, labels: RetrievalEvaluation.Labels) throws {
+        let products = RetrievalEvaluation.fullProducts(productIDs: try data.file.productIDs, rows: data.rows, limit: queries)
         let n = products.count
-        FileHandle.standardError.write(Data("retrieval full: \(n) products, \(2 * n * n) pairs to score\n".utf8))
-        let progress = ProgressLine(total: 2 * n, label: "retrieval full")
-        var done = 0
-        var out: [String: Any] = ["protocol": "full", "products": n, "pairs": 2 * n * n, "split": data.split]
-        var summary: [String: [String: Double]] = [:]
-        for direction in RetrievalDirection.allCases {
-            let r = try scorer.fullRanks(direction: direction, products: products, progress: progress, done: &done)
-            let m = DirectionMetrics(ranks: r)
-            summary[direction.rawValue] = ["r1": m.r1, "r5": m.r5, "r10": m.r10, "median_rank": m.medianRank, "mean_rank": m.meanRank]
+        let rule = ties ?? .default(for: scorer.kind)
+        let work: String
+        switch scorer.kind {
+        case .itm: work = "\(2 * n * n) pairs to score"
+        case .itc: work = "\(2 * n) images and texts to embed, two matrix products (\(n), E) × (E, \(n))"
+        case .itcItm: work = "ITC as one matrix product, then \(2 * n * min(k, n)) pairs to re-rank"
         }
-        out["tir"] = summary["tir"]
-        out["itr"] = summary["itr"]
-        out["seconds"] = Date().timeIntervalSince(start)
-        let json = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys, .prettyPrinted])
-        try writeAtomically(json, to: run + "/eval/retrieval_full.json")
-        try printJSON(out)
+        FileHandle.standardError.write(Data("retrieval full: \(n) products, \(work)\n".utf8))
+        let result = try RetrievalEvaluation.full(scorer: scorer, products: products, textField: textField, ties: rule, labels: labels)
+        let path = run + "/" + EvalFiles.retrievalFull
+        var fileRows = (try? EvalJSON.read(RetrievalFullFile.self, from: path))?.rows ?? []
+        fileRows.removeAll { $0.method == result.method && $0.variant.scorer == result.variant.scorer }
+        fileRows.append(result)
+        try EvalFiles.write(RetrievalFullFile(rows: fileRows), run: run, file: EvalFiles.retrievalFull)
+        func dir(_ m: DirectionMetrics) -> [String: Double] {
+            ["r1": m.r1, "r5": m.r5, "r10": m.r10, "median_rank": m.medianRank, "mean_rank": m.meanRank]
+        }
+        try printJSON(["protocol": "full", "method": result.method, "variant": result.variant.jsonObject, "products": n,
+                       "pairs": result.pairs, "embedded": result.embedded, "split": data.split, "tir": dir(result.tir),
+                       "itr": dir(result.itr), "seconds": result.wallSeconds ?? 0, "file": path])
+        FileHandle.standardError.write(Data("retrieval full (\(result.variant.summary))\n".utf8))
     }
 }
 
@@ -134,3 +164,5 @@ func printJSON(_ object: [String: Any]) throws {
 }
 
 extension TextField: ExpressibleByArgument {}
+extension RetrievalScorerKind: ExpressibleByArgument {}
+extension RetrievalTies: ExpressibleByArgument {}
