@@ -17,7 +17,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .invalidConfig(field, reason): return "invalid MVLT config: \(field) \(reason)"
+        case let .invalidConfig(field, reason): return "invalid model config: \(field) \(reason)"
         case let .unknownConfig(name, known):
             return "unknown model config '\(name)'; known: \(known.joined(separator: ", ")) (or a path to a .json file)"
         case let .configFile(path, field, reason):
@@ -27,7 +27,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             if !missing.isEmpty { parts.append("missing keys: \(missing.joined(separator: ", "))") }
             if !unexpected.isEmpty { parts.append("unexpected keys: \(unexpected.joined(separator: ", "))") }
             if !mismatched.isEmpty { parts.append("mis-shaped keys: \(mismatched.joined(separator: "; "))") }
-            return "\(path): weights do not match the MVLT model: " + parts.joined(separator: "; ")
+            return "\(path): weights do not match the model: " + parts.joined(separator: "; ")
         case let .badWeights(path, reason): return "\(path): \(reason)"
         case let .input(message): return message
         }

@@ -2,6 +2,7 @@
 // CVPR 2024), on an ALBEF-family model as shared/spec/syncmask.md reconstructs it. Parameter names are ALBEF's
 // (docs/SYNCMASK.md §2). Image side: SyncMaskVision.swift; text side: SyncMaskText.swift; losses:
 // SyncMaskLosses.swift; ITM negatives: SyncMaskNegatives.swift; config: SyncMaskConfig.swift.
+import Foundation
 import Torch
 
 public final class SyncMask: Module {
@@ -176,5 +177,23 @@ extension SyncMask: DualEncoder {
                                        image: visual_encoder(images))
             return try logits.softmax(dim: 1).select(dim: 1, index: 1)
         }
+    }
+}
+
+extension SyncMask {
+    /// A trained SyncMask from a run's model config (JSON) and a checkpoint file (optimizer tensors skipped), on
+    /// `device`, in eval mode. Weights that do not fit the config are an error naming the file and the tensors.
+    public static func open(config: Data, weights path: String, device: Device) throws -> SyncMask {
+        let c = try SyncMaskConfig.decode(config, source: path)
+        let model = try SyncMask(c)
+        let tensors = try SafeTensors.load(path).tensors.filter { !$0.key.hasPrefix("optimizer.") }
+        do {
+            try model.loadStateDict(tensors)
+        } catch let TorchError.stateDict(missing, unexpected, mismatched) {
+            throw ModelError.weights(path: path, missing: missing, unexpected: unexpected, mismatched: mismatched)
+        }
+        try model.to(device)
+        model.eval()
+        return model
     }
 }
