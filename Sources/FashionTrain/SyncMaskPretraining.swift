@@ -209,13 +209,30 @@ public final class SyncMaskPretraining {
         return cats.map { index[$0] ?? 0 }
     }
 
-    /// Words that name something a product image shows, from the catalog's attribute sidecar when present
-    /// (synthetic catalog: colours, patterns, garment types), else a fixed list of colours and patterns.
-    static func visibleWords(_ file: FashionGenFile) throws -> Set<String> {
+    /// Words that name something a product image shows: the visual attributes of the catalog's sidecar
+    /// (`attributes.jsonl` beside the file, as `synth` writes: colours, pattern, sleeve, neckline, length, fit,
+    /// closure, pockets, logo, texture, garment type), else a fixed list of colour and pattern words. Brand,
+    /// composition, country, season and price are not visible.
+    public static func visibleWords(_ file: FashionGenFile) throws -> Set<String> {
         var words: Set<String> = ["black", "white", "grey", "gray", "red", "blue", "navy", "green", "yellow", "pink",
                                   "purple", "orange", "brown", "beige", "striped", "stripes", "checked", "floral",
                                   "dotted", "chevron", "solid", "camouflage", "leopard", "plaid"]
-        for title in try file.names { for w in title.lowercased().split(separator: " ") { words.insert(String(w)) } }
+        let sidecar = URL(fileURLWithPath: file.path).deletingLastPathComponent().appendingPathComponent("attributes.jsonl")
+        guard let text = try? String(contentsOf: sidecar, encoding: .utf8) else { return words }
+        let visual = ["colour", "secondaryColour", "pattern", "sleeve", "neckline", "length", "fit", "closure", "pockets",
+                      "logo", "texture", "subcategory", "category"]
+        for line in text.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let attributes = object["attributes"] as? [String: Any] else { continue }
+            for key in visual {
+                let value = (attributes[key] as? [String: Any])?["name"] ?? attributes[key]
+                guard let phrase = value as? String, phrase != "none" else { continue }
+                for w in phrase.lowercased().split(whereSeparator: { !$0.isLetter }) where w.count > 1 {
+                    words.insert(String(w))
+                    if w.hasSuffix("s") { words.insert(String(w.dropLast())) }   // "skirts" → "skirt"
+                }
+            }
+        }
         return words
     }
 }

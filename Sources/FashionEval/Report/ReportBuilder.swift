@@ -193,6 +193,11 @@ public struct ReportBuilder {
                     + "<td>\(HTML.escape(r.dataset))</td>" + cells.map { "<td class=\"num\">\(pm($0, digits: 2))</td>" }.joined() + "</tr>"
                 details += retrievalDetails(r)
             }
+            // Chance: the positive among 1 + 100 candidates ranks in the top K with probability K / 101.
+            let chance = [1.0, 5.0, 10.0].map { 100 * $0 / 101 }
+            rows += "<tr class=\"chance\"><td>chance (1 of 101 candidates)</td><td></td>"
+                + (chance + chance).map { "<td class=\"num\">\(String(format: "%.2f", $0))</td>" }.joined()
+                + "<td class=\"num\">\(String(format: "%.2f", 2 * chance.reduce(0, +)))</td></tr>"
         }
         return "<table class=\"results\"><caption>\(HTML.escape(caption))</caption>\(head)<tbody>\(rows)</tbody></table>"
             + "<p class=\"note\">Recalls in percent. SumR = Kaleido definition (R@1+R@5+R@10 over both directions, max 600). "
@@ -225,6 +230,13 @@ public struct ReportBuilder {
                 out += "<tr class=\"ours\"><td>\(HTML.escape(r.method)) <span class=\"tag\">\(HTML.escape(tag))</span></td>"
                     + "<td>\(HTML.escape(r.dataset))</td><td class=\"num\">\(r.products)</td>"
                     + cells.map { "<td class=\"num\">\($0)</td>" }.joined() + "</tr>"
+            }
+            // Chance: the positive's rank is uniform over the n products (median (n + 1) / 2).
+            for n in Set(file.rows.map(\.products)).sorted() where n > 0 {
+                let k = [1.0, 5.0, 10.0].map { String(format: "%.2f", 100 * min($0, Double(n)) / Double(n)) }
+                let median = String(format: "%.1f", Double(n + 1) / 2)
+                out += "<tr class=\"chance\"><td>chance (1 of \(n))</td><td></td><td class=\"num\">\(n)</td>"
+                    + (k + [median] + k + [median]).map { "<td class=\"num\">\($0)</td>" }.joined() + "</tr>"
             }
             out += "</tbody></table>"
             let notes = file.rows.flatMap { r in r.notes.map { "\(r.method) (\(r.variant.scorer)): \($0)" } }

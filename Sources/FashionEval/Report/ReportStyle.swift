@@ -42,6 +42,7 @@ extension ReportBuilder {
     tr.group td { background:#fafbfc; color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; padding-top:10px; }
     tr.group.ours td { color:var(--accent); }
     tr.ref td { color:#475467; }
+    tr.chance td { color:#98a2b3; font-style:italic; }
     tr.ours td { background:var(--ours); font-weight:600; }
     table.small { width:auto; }
     table.results caption { caption-side:top; text-align:left; font-size:12.5px; color:var(--muted); padding:2px 0 6px; }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FashionEval
 import FashionModels
 import FashionTrain
 import Foundation
@@ -70,8 +71,14 @@ struct Pretrain: ParsableCommand {
         switch family {
         case .mvlt: summary = try MVLTPretraining(options: options, resume: loop.resume).run()
         case .syncmask:
-            summary = try SyncMaskPretraining(options: options, recipe: syncmask.recipe(noItm: noItm, noMlm: noMlm),
-                                              resume: loop.resume).run()
+            let job = try SyncMaskPretraining(options: options, recipe: syncmask.recipe(noItm: noItm, noMlm: noMlm),
+                                              resume: loop.resume)
+            var s = try job.run()
+            // The masks the trained model chooses, for people to look at.
+            let figure = loop.out + "/syncmask_masks.png"
+            s["figure_visible_share"] = try SyncMaskFigure.write(model: job.model, config: job.runConfig, to: figure, device: dev)
+            FileHandle.standardError.write(Data("wrote \(figure)\n".utf8))
+            summary = s
         }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
