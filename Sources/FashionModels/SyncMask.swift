@@ -5,7 +5,8 @@
 import Foundation
 import Torch
 
-public final class SyncMask: Module {
+/// Not final: `SyncMaskClassifier` (SyncMaskClassifier.swift) adds the category heads under the same names.
+public class SyncMask: Module {
     public let config: SyncMaskConfig
 
     public let visual_encoder: VisualEncoder

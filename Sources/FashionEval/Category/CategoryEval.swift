@@ -28,7 +28,7 @@ public struct CategoryPredictions {
 
     /// Eval mode, no gradient, `inputIds` = the clean ids. `classes` limits each argmax to the train classes'
     /// logits (the first `count` outputs of a head); `batches` nil = the whole epoch 0 of `loader`.
-    public static func run(model: MVLT, loader: FashionGenLoader, classes: CategoryClasses, batches: Int? = nil,
+    public static func run(model: any CategoryModel, loader: FashionGenLoader, classes: CategoryClasses, batches: Int? = nil,
                            device: Device) throws -> CategoryPredictions {
         model.eval()
         var p = CategoryPredictions()
@@ -39,7 +39,8 @@ public struct CategoryPredictions {
                 guard let host = try epoch.next() else { break }
                 let b = try DeviceBatch(host, device: device)
                 loader.recycle(host)
-                let (main, sub) = try model.categoryLogits(image: b.images, inputIds: b.originalInputIds)
+                let (main, sub) = try model.categoryLogits(images: b.images, ids: b.originalInputIds,
+                                                           attentionMask: b.attentionMask)
                 p.main += try main.narrow(dim: 1, start: 0, length: classes.categories.count).argmax(dim: 1)
                     .toArray(Int64.self).map(Int.init)
                 p.sub += try sub.narrow(dim: 1, start: 0, length: classes.subcategories.count).argmax(dim: 1)
@@ -112,12 +113,8 @@ public struct CategoryEvaluation {
 
     public static func run(_ head: CategoryHead, _ o: Options) throws -> (result: CategoryResult, summary: Summary) {
         let start = Date()
-        let em = try EvalModel.open(o.checkpoint, imageSize: o.imageSize, device: o.device)
-        guard em.config.heads.category else {
-            throw EvalError.invalidArgument("\(o.checkpoint): the model has no category heads (a pretraining run?); "
-                + "fine-tune it with `fashionvl finetune --checkpoint \(o.checkpoint)` first")
-        }
-        let (classes, trainedTask) = try runClasses(em, classesFrom: o.classesFrom)
+        let (em, classes, trainedTask) = try CategoryModels.open(o.checkpoint, imageSize: o.imageSize,
+                                                                 classesFrom: o.classesFrom, device: o.device)
         guard let run = o.out ?? em.runFolder else {
             throw EvalError.invalidArgument("\(o.checkpoint) is a weights file, not a run folder: pass --out RUN for the results")
         }
@@ -129,14 +126,14 @@ public struct CategoryEvaluation {
         lc.textLength = em.config.textLength
         lc.shuffle = false
         lc.dropLast = false
-        lc.caption = .description
+        lc.caption = em.caption
         let loader = try FashionGenLoader(file: data.file, config: lc, tokenize: try WordPieceTokenizer.bertBaseUncased().captionTokenizer)
         let predictions = try CategoryPredictions.run(model: em.model, loader: loader, classes: classes, device: o.device)
         let (metrics, remap, unknown) = try predictions.score(head, loader: loader, classes: classes)
         let list = classes.list(head)
 
         var notes = ["\(list.count) classes from the train split (sorted names); argmax over the first \(list.count) of "
-            + "the head's \(head.outputs) logits; clean caption ids (input_description) and clean images"]
+            + "the head's \(em.model is MVLT ? head.outputs : list.count) logits; clean caption ids (input_\(em.caption.rawValue)) and clean images"]
         if unknown > 0 {
             notes.append("\(unknown) of \(metrics.samples) samples have a label unseen in train, scored as errors "
                 + "(\"unknown\" row): " + remap.unseenNames.joined(separator: ", "))
@@ -154,7 +151,7 @@ public struct CategoryEvaluation {
         } catch {
             throw EvalError.unwritable(file: eval, reason: "\(error)")
         }
-        let result = CategoryResult(task: head.taskName, method: "MVLT", dataset: o.data, split: data.split,
+        let result = CategoryResult(task: head.taskName, method: em.config.method, dataset: o.data, split: data.split,
                                     checkpoint: em.weightsPath, classNames: names, metrics: metrics,
                                     confusionImage: head.confusionImage, notes: notes)
         try EvalFiles.write(result, run: run, file: head.resultFile)
@@ -169,13 +166,13 @@ public struct CategoryEvaluation {
     }
 
     /// The class lists (and fine-tuning task) stored in a fine-tuning run's config.json, or from `classesFrom`.
-    static func runClasses(_ em: EvalModel, classesFrom: String?) throws -> (CategoryClasses, CategoryFinetuning.Task?) {
+    static func runClasses(run: String?, weights: String, classesFrom: String?) throws -> (CategoryClasses, CategoryFinetuning.Task?) {
         if let classesFrom {
             let split = try DataSplit.open(classesFrom, seed: 0)
             return (try CategoryClasses.fromTrain(split.trainFile, rows: split.trainRows), nil)
         }
-        guard let run = em.runFolder else {
-            throw EvalError.invalidArgument("\(em.weightsPath) is a weights file without class lists: pass "
+        guard let run else {
+            throw EvalError.invalidArgument("\(weights) is a weights file without class lists: pass "
                 + "--classes-from with the train .h5 (or data folder) it was fine-tuned on")
         }
         let path = run + "/config.json"

@@ -1,7 +1,10 @@
-// MVLT category fine-tuning (mvlt.md §7, config dws_mvlt_ft_exp48): the pretrained model with the two category
-// heads instead of the MLM/ITM/MIR heads, loaded by name from a pretraining checkpoint (new heads fresh); input
-// = MLM-corrupted ids of the matched caption (no ITM swap) and the clean image; CE(48) + CE(122), weight 1 each;
-// one fresh forward per step (the original's t2i = 0 reuse bug avoided). The loop is FashionTrain's Trainer.
+// Category fine-tuning of a pretrained checkpoint, one loop for every model family (CategoryModel.swift says
+// what differs). MVLT (mvlt.md §7, config dws_mvlt_ft_exp48): the pretrained model with the two category heads
+// instead of the MLM/ITM/MIR heads, loaded by name from a pretraining checkpoint (new heads fresh); input =
+// MLM-corrupted ids of the matched caption (no ITM swap) and the clean image; CE(48) + CE(122), weight 1 each;
+// one fresh forward per step (the original's t2i = 0 reuse bug avoided). SyncMask (spec §6): the student towers
+// and fusion encoder with two fresh MLP heads on the fusion [CLS]; clean text of the pretraining's text field;
+// the same losses. The loop is FashionTrain's Trainer.
 import FashionData
 import FashionModels
 import FashionTrain
@@ -30,21 +33,24 @@ public final class CategoryFinetuning {
         public var logEvery: Int, checkpointEvery: Int, evalEvery: Int
         /// Validation batches of the held-out accuracy; nil = the whole validation split.
         public var evalBatches: Int?
+        /// The text field (SyncMask only; nil = the pretraining run's).
+        public var caption: LoaderConfig.Caption?
 
         public init(task: Task, checkpoint: String, data: String, run: String, steps: Int?, epochs: Int?, batch: Int,
                     device: Device, threads: Int, seed: UInt64, lr: Double?, warmup: Int?, clipNorm: Double?,
-                    weightDecay: Double, logEvery: Int, checkpointEvery: Int, evalEvery: Int, evalBatches: Int?) {
+                    weightDecay: Double, logEvery: Int, checkpointEvery: Int, evalEvery: Int, evalBatches: Int?,
+                    caption: LoaderConfig.Caption? = nil) {
             (self.task, self.checkpoint, self.data, self.run, self.steps, self.epochs) = (task, checkpoint, data, run, steps, epochs)
             (self.batch, self.device, self.threads, self.seed, self.lr, self.warmup) = (batch, device, threads, seed, lr, warmup)
             (self.clipNorm, self.weightDecay, self.logEvery, self.checkpointEvery) = (clipNorm, weightDecay, logEvery, checkpointEvery)
-            (self.evalEvery, self.evalBatches) = (evalEvery, evalBatches)
+            (self.evalEvery, self.evalBatches, self.caption) = (evalEvery, evalBatches, caption)
         }
     }
 
-    /// RUN/config.json: `model` (read by `EvalModel.open`), the task, the train class lists and where the
-    /// pretrained weights came from; a resumed run must find the same values.
+    /// RUN/config.json: `model` (the family's config, read by `EvalModel.open` for MVLT), the task, the train
+    /// class lists and where the pretrained weights came from; a resumed run must find the same values.
     public struct RunConfig: Codable, Sendable {
-        public var model: MVLTConfig
+        public var model: CategoryModelConfig
         public var train: TrainOptions
         public var task: Task
         public var classes: CategoryClasses
@@ -52,6 +58,8 @@ public final class CategoryFinetuning {
         public var pretrained: String
         public var data: String
         public var evalBatches: Int?
+        /// The text field the model reads (SyncMask); absent for MVLT, which reads the description.
+        public var caption: LoaderConfig.Caption?
     }
 
     /// Defaults sized for a ~2-minute CPU run of mvlt-demo (≈0.3 s/step at batch 16 on 2 free cores). On the demo
@@ -61,7 +69,7 @@ public final class CategoryFinetuning {
     public static let defaultSteps = 400
 
     public let runConfig: RunConfig
-    public let model: MVLT
+    public let model: any CategoryModel
     let trainer: Trainer
     let resume: Bool
     /// The newest held-out evaluation of this process (the trainer writes it to metrics.jsonl too).
@@ -77,28 +85,28 @@ public final class CategoryFinetuning {
         // The pretrained model, its pretraining heads replaced by the category heads (shared weights by name).
         Torch.manualSeed(train.seed)
         let pretrained = saved?.pretrained ?? o.checkpoint
-        let opened = try EvalModel.open(pretrained, heads: MVLTHeads(mlm: false, itm: false, mir: false, category: true),
-                                        device: o.device)
-        model = opened.model
-        let rc = RunConfig(model: opened.config, train: train, task: saved?.task ?? o.task, classes: classes,
-                           pretrained: pretrained, data: saved?.data ?? o.data, evalBatches: saved?.evalBatches ?? o.evalBatches)
+        let start = try CategoryModels.start(pretrained: pretrained, classes: classes, caption: saved?.caption ?? o.caption,
+                                             device: o.device)
+        model = start.model
+        let rc = RunConfig(model: start.config, train: train, task: saved?.task ?? o.task, classes: classes,
+                           pretrained: pretrained, data: saved?.data ?? o.data, evalBatches: saved?.evalBatches ?? o.evalBatches,
+                           caption: start.config.family == .mvlt ? nil : start.caption)
         runConfig = rc
         if saved == nil { try RunFolder.create(rc, run: o.run) }
 
-        let optimizer = AdamW(ParamGroup.decayAndNoDecay(model.namedParameters(), weightDecay: train.weightDecay),
+        let optimizer = AdamW(ParamGroup.decayAndNoDecay(start.trainable, weightDecay: train.weightDecay),
                               lr: train.lr, betas: (0.9, 0.999), eps: 1e-8)
         let tokenizer = try WordPieceTokenizer.bertBaseUncased()
         let loader = try FashionGenLoader(
-            file: split.trainFile, config: LoaderConfig.forRun(model: rc.model, train: rc.train, rows: split.trainRows, shuffle: true),
-            tokenize: tokenizer.captionTokenizer,
-            transforms: [MLMMasking(probability: 0.15, maskID: 103, vocabularySize: rc.model.vocabSize)])
+            file: split.trainFile, config: LoaderConfig.forCategoryRun(rc, rows: split.trainRows, shuffle: true),
+            tokenize: tokenizer.captionTokenizer, transforms: start.trainingTransforms)
         // The loader's labels index its own sorted names over the whole file; the targets are train-list indices.
         let mainTable = try CategoryFinetuning.lookup(loader.categories, classes.list(.mcr), device: o.device)
         let subTable = try CategoryFinetuning.lookup(loader.subcategories, classes.list(.scr), device: o.device)
         let m = model, heads = rc.task.heads
         trainer = Trainer(runFolder: o.run, model: model, optimizer: optimizer, options: train, loader: loader,
                           device: o.device) { batch, _ in
-            let (main, sub) = try m.categoryLogits(image: batch.images, inputIds: batch.inputIds)
+            let (main, sub) = try m.categoryLogits(images: batch.images, ids: batch.inputIds, attentionMask: batch.attentionMask)
             var values: [String: Tensor] = [:]
             var total: Tensor?
             for head in heads {
@@ -115,7 +123,7 @@ public final class CategoryFinetuning {
         }
         trainer.label = "finetune"
         let valLoader = try FashionGenLoader(
-            file: split.validationFile, config: LoaderConfig.forRun(model: rc.model, train: rc.train, rows: split.validationRows, shuffle: false),
+            file: split.validationFile, config: LoaderConfig.forCategoryRun(rc, rows: split.validationRows, shuffle: false),
             tokenize: tokenizer.captionTokenizer)
         let lastEval = LastEval()
         self.lastEval = lastEval
@@ -157,5 +165,22 @@ public final class CategoryFinetuning {
     /// A (file classes) int64 tensor: file label index → train class index (unknown for unseen names).
     static func lookup(_ fileNames: [String], _ classes: ClassList, device: Device) throws -> Tensor {
         try Tensor(LabelRemap(fileNames: fileNames, classes: classes).table.map(Int64.init), shape: [fileNames.count], device: device)
+    }
+}
+
+extension LoaderConfig {
+    /// The loader of a fine-tuning run: MVLT's `forRun` (descriptions), with the run's text field for other families.
+    static func forCategoryRun(_ rc: CategoryFinetuning.RunConfig, rows: [Int], shuffle: Bool) -> LoaderConfig {
+        var c = LoaderConfig()
+        c.batchSize = rc.train.batchSize
+        c.imageSize = rc.model.imageSize
+        c.textLength = rc.model.textLength
+        c.seed = rc.train.seed
+        c.shuffle = shuffle
+        c.dropLast = shuffle
+        c.threads = 2
+        c.rows = rows
+        c.caption = rc.caption ?? .description
+        return c
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FashionData
 import FashionEval
 import FashionTrain
 import Foundation
@@ -6,23 +7,28 @@ import Torch
 
 extension CategoryFinetuning.Task: ExpressibleByArgument {}
 
-/// `fashionvl finetune`: MVLT category fine-tuning (M-CR/S-CR) from a pretraining checkpoint.
+/// `fashionvl finetune`: category fine-tuning (M-CR/S-CR) from a pretraining checkpoint of any family.
 struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fine-tune a pretrained MVLT for category recognition (M-CR, S-CR or both).",
+        abstract: "Fine-tune a pretrained MVLT or SyncMask run for category recognition (M-CR, S-CR or both).",
         discussion: """
-        The pretrained weights are loaded by name; the MLM/ITM/MIR heads are dropped and the two category heads \
-        (48 and 122 outputs) start fresh. Each step: MLM-corrupted ids of the product's own description and the \
-        clean image, loss CE(main) + CE(sub) for --task both, only CE(main) for mcr, only CE(sub) for scr. \
+        The checkpoint's model family picks the model. MVLT: the pretrained weights are loaded by name; the \
+        MLM/ITM/MIR heads are dropped and the two category heads (48 and 122 outputs) start fresh; each step reads \
+        MLM-corrupted ids of the product's own description and the clean image. SyncMask: the student towers and \
+        fusion encoder, with two fresh MLP(H→H→C) heads (cls_head_main, cls_head_sub, C = the train classes) on the \
+        fusion [CLS] state, read the clean image and the clean text of the pretraining's text field (--text-field \
+        overrides it). Loss CE(main) + CE(sub) for --task both, only CE(main) for mcr, only CE(sub) for scr. \
         Class lists are the train split's sorted names (stored in RUN/config.json). Writes RUN/config.json, \
         RUN/metrics.jsonl (held-out accuracy and macro-F1 at the end and every --eval-every steps), checkpoints; \
         score the result with `fashionvl evaluate mcr|scr --checkpoint RUN`.
         """)
 
     @Option(help: "Which losses train: mcr, scr or both (the original recipe).") var task: CategoryFinetuning.Task = .both
-    @Option(help: "Pretraining run folder or MVLT weights file (.safetensors).") var checkpoint: String
+    @Option(help: "Pretraining run folder (MVLT or SyncMask) or MVLT weights file (.safetensors).") var checkpoint: String
     @OptionGroup var loop: TrainingLoopOptions
     @Option(help: "Validation batches for the held-out accuracy (0 = the whole validation split).") var evalBatches = 0
+    @Option(help: "SyncMask: the text the model reads: name or description (default: the pretraining run's).")
+    var textField: LoaderConfig.Caption?
 
     func validate() throws {
         guard evalBatches >= 0 else { throw ValidationError("--eval-batches must not be negative, got \(evalBatches)") }
@@ -36,7 +42,7 @@ struct Finetune: ParsableCommand {
             batch: loop.batch, device: dev, threads: loop.threads, seed: loop.seed, lr: loop.lr, warmup: loop.warmup,
             clipNorm: loop.clip, weightDecay: loop.weightDecay, logEvery: loop.logEvery,
             checkpointEvery: loop.checkpointEvery, evalEvery: loop.evalEvery,
-            evalBatches: evalBatches == 0 ? nil : evalBatches), resume: loop.resume)
+            evalBatches: evalBatches == 0 ? nil : evalBatches, caption: textField), resume: loop.resume)
         let summary = try job.run()
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
