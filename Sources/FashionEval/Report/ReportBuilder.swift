@@ -9,7 +9,14 @@ public struct ReportBuilder {
     /// Shown in the footer; fixed in tests.
     public var generated: Date = Date()
 
-    public init(runFolder: String) { self.runFolder = runFolder }
+    /// Other run folders (e.g. SyncMask beside MVLT) whose category results join this report's table and whose
+    /// SyncMask mask figure (syncmask_masks.png), when present, is shown.
+    public var compared: [String] = []
+
+    public init(runFolder: String, compared: [String] = []) {
+        self.runFolder = runFolder
+        self.compared = compared
+    }
 
     /// Builds the report and writes RUN/report.html atomically; returns its path.
     @discardableResult
@@ -42,7 +49,7 @@ public struct ReportBuilder {
             ("examples", "Examples", examplesSection(examples)),
             ("mig", "Masked image generation", migSection(mig)),
             ("confusion", "Confusion matrices", confusionSection(mcr: mcr, scr: scr)),
-        ]
+        ] + masksSection()
         var html = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         html += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         html += "<title>FashionVL report: \(HTML.escape(name))</title><style>\(ReportBuilder.css)</style></head><body>"
@@ -60,7 +67,7 @@ public struct ReportBuilder {
 
     private func path(_ file: String) -> String { (runFolder as NSString).appendingPathComponent(file) }
 
-    private func load<T: Decodable>(_ type: T.Type, _ file: String) -> Piece<T> {
+    func load<T: Decodable>(_ type: T.Type, _ file: String) -> Piece<T> {
         guard FileManager.default.fileExists(atPath: path(file)) else { return .missing }
         do { return .loaded(try EvalJSON.read(type, from: path(file))) } catch { return .failed("\(error)") }
     }
@@ -85,6 +92,18 @@ public struct ReportBuilder {
             return "<div class=\"missing-img\">missing image \(HTML.escape(file))</div>"
         }
         return ReportBuilder.img(data, alt: alt, cls: cls)
+    }
+
+    /// SyncMask's mask figure of this run and of the compared runs, when any has one.
+    private func masksSection() -> [(id: String, title: String, body: String)] {
+        let figures = ([runFolder] + compared).compactMap { run -> String? in
+            let path = (run as NSString).appendingPathComponent("syncmask_masks.png")
+            guard let png = FileManager.default.contents(atPath: path) else { return nil }
+            return "<figure>" + ReportBuilder.img(png, alt: "SyncMask masks of \(run)", cls: "wide")
+                + "<figcaption>\(HTML.escape(run)): the words (highlighted) and patches (outlined) that the trained momentum "
+                + "model's cross-attention chooses for MLM and MIM, with the chosen words' attention over the image.</figcaption></figure>"
+        }
+        return figures.isEmpty ? [] : [("masks", "SyncMask masks", figures.joined())]
     }
 
     static func img(_ png: Data, alt: String, cls: String = "") -> String {
@@ -292,6 +311,15 @@ public struct ReportBuilder {
         let method = ours.first?.method ?? "FashionVL", dataset = ours.first?.dataset ?? "—"
         rows += "<tr class=\"group ours\"><td colspan=\"7\">Ours: FashionVL, on the run's dataset</td></tr>"
         rows += "<tr class=\"ours\"><td>\(HTML.escape(method))</td><td>\(HTML.escape(dataset))</td>\(cells(mcr))\(cells(scr))<td>present classes</td></tr>"
+        for other in compared {
+            let builder = ReportBuilder(runFolder: other)
+            let (m, s) = (builder.load(CategoryResult.self, EvalFiles.mcr), builder.load(CategoryResult.self, EvalFiles.scr))
+            var theirs: [CategoryResult] = []
+            if case let .loaded(c) = m { theirs.append(c) }
+            if case let .loaded(c) = s { theirs.append(c) }
+            let label = theirs.first?.method ?? URL(fileURLWithPath: other).lastPathComponent
+            rows += "<tr class=\"ours\"><td>\(HTML.escape(label))</td><td>\(HTML.escape(theirs.first?.dataset ?? "—"))</td>\(cells(m))\(cells(s))<td>present classes</td></tr>"
+        }
         var details = "<table class=\"small\"><thead><tr><th>Task</th><th>classes</th><th>samples</th><th>Acc</th><th>macro-F1 (present)</th><th>macro-F1 (all classes)</th><th>present classes</th></tr></thead><tbody>"
         for (task, piece, file) in [("M-CR", mcr, EvalFiles.mcr), ("S-CR", scr, EvalFiles.scr)] {
             switch piece {

@@ -11,10 +11,12 @@ struct Report: ParsableCommand {
 
     @Argument(help: ArgumentHelp("A run folder (as written by `fashionvl pretrain`).", valueName: "run"))
     var folder: String
+    @Option(name: .customLong("with"), help: "Another run folder whose category results and SyncMask mask figure join the report (repeatable).")
+    var compared: [String] = []
 
     func run() throws {
         do {
-            print(try ReportBuilder(runFolder: folder).write())
+            print(try ReportBuilder(runFolder: folder, compared: compared).write())
         } catch let error as EvalError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
