@@ -42,7 +42,9 @@
       times (ms) of N training steps as one JSON list ("0" -> [] once the files are written). A step is `bench`'s
       (all four losses, backward, AdamW lr 1e-4 wd 0.02) on the file's batch, masks and negatives; the rule's own
       choice, which the port computes and discards when negatives are given, is skipped, as in Swift. With
-      --rule-negatives the semihard_top1 rule chooses the negatives every step instead.
+      --rule-negatives the semihard_top1 rule chooses the negatives every step instead. With --selected-mlm-logits
+      both MLM heads (student and momentum) run on the labelled positions only, as the Swift model does (the port
+      as written computes B x L x V logits and selects afterwards; the loss is the same).
 """
 import argparse
 import copy
@@ -315,6 +317,22 @@ def cmd_worker(a):
         B = batch["pids"].shape[0]
         skipped = (torch.zeros(B, dtype=torch.int64), torch.zeros(B, dtype=torch.int64))
         M.semihard_negatives = lambda *args, **kw: skipped    # the port's discarded rule choice (see the doc)
+    if a.selected_mlm_logits:
+        F = torch.nn.functional
+        sel = batch["mlm_labels"] != M.IGNORE_INDEX
+
+        def selected_logits(self, h):
+            return self.cls.predictions(h[sel])
+
+        def selected_loss(logits, logits_m, labels, alpha):            # M.mlm_loss on the selected rows
+            if logits.shape[0] == 0:
+                return logits.sum() * 0.0
+            logp = F.log_softmax(logits, dim=-1)
+            ce = -logp.gather(1, labels[sel].reshape(-1, 1)).squeeze(1)
+            soft = -(F.softmax(logits_m, dim=-1) * logp).sum(-1)
+            return (1 - alpha) * ce.mean() + alpha * soft.mean()
+        M.BertForMaskedLM.mlm_logits = selected_logits
+        M.mlm_loss = selected_loss
     for line in sys.stdin:
         times = []
         for _ in range(int(line)):
@@ -356,6 +374,7 @@ def main(argv=None):
     w.add_argument("--threads", type=int, default=1)
     w.add_argument("--seed", type=int, default=0)
     w.add_argument("--rule-negatives", action="store_true")
+    w.add_argument("--selected-mlm-logits", action="store_true")
     a = p.parse_args(argv)
     {"make": cmd_make, "losses": cmd_losses, "bench": cmd_bench, "worker": cmd_worker}[a.cmd](a)
 

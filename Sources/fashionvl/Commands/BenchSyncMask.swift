@@ -28,6 +28,8 @@ struct BenchSyncMask: ParsableCommand {
     @Option(help: "Seed of the weights, batch and masks.") var seed = 0
     @Flag(help: "Choose the ITM negatives every step by the semihard_top1 rule on both sides (default: the batch file's, fixed).")
     var ruleNegatives = false
+    @Flag(help: "The port computes MLM logits at the labelled positions only, as Swift does (default: at all B×L positions, as the port is written; same loss).")
+    var pytorchSelectedMLM = false
     @Flag(help: "Time the Swift side only (python3 still writes the batch).") var swiftOnly = false
     @Flag(help: "Also time the parts of a Swift step (momentum pass, student forward per loss, backward, AdamW).")
     var profile = false
@@ -77,6 +79,7 @@ struct BenchSyncMask: ParsableCommand {
         var arguments = [ref + "/syncmask_parity.py", "worker", "--out", dir.path, "--config", configPath,
                          "--batch", String(batch), "--threads", String(threads), "--seed", String(seed)]
         if ruleNegatives { arguments.append("--rule-negatives") }
+        if pytorchSelectedMLM { arguments.append("--selected-mlm-logits") }
         let python = try PythonWorker(source: Self.pythonSource, arguments: arguments)
         _ = try python.stepTimes(0)                                   // the files are written
         let step = try SyncMaskStepBench(config: c, directory: dir.path, ruleNegatives: ruleNegatives, seed: UInt64(seed))
@@ -87,7 +90,8 @@ struct BenchSyncMask: ParsableCommand {
             "config": config, "batch": batch, "image_size": c.imageSize, "text_length": c.textLength,
             "vocab_size": c.vocabSize, "image_encoder": c.imageEncoder.rawValue, "threads": threads,
             "rounds": rounds, "steps": steps, "warmup": warmup, "device": "cpu", "torch": Torch.version,
-            "negatives": ruleNegatives ? "rule" : "fixed", "parameters": step.parameterCount,
+            "negatives": ruleNegatives ? "rule" : "fixed", "pytorch_mlm_logits": pytorchSelectedMLM ? "selected" : "all",
+            "parameters": step.parameterCount,
             "swift_ms": round3(s), "swift_steps_ms": times.swiftMs.map(round3),
             "samples_per_s": round3(Double(batch) * 1000 / s), "swift_last_total": step.lastTotal,
             "load_avg_1m": BenchSupport.loadAverage() as Any,
@@ -146,20 +150,23 @@ final class SyncMaskStepBench {
 
     /// One step; its wall time in ms.
     func timedStep() throws -> Double {
-        try BenchSupport.milliseconds {
+        var total: Tensor!
+        let ms = try BenchSupport.milliseconds {
             try optimizer.zeroGrad()
             let mp = try model.momentumPass(x, alpha: alpha, syncAttention: true)
             let l = try model.stepLosses(x, momentum: mp, masks: masks, alpha: alpha, terms: SyncMaskTerms(),
                                          rule: .semihardTop1, negatives: negatives, rng: &rng)
             try l.total.backward()
             try optimizer.step()
-            lastTotal = try l.total.item()
+            total = l.total
         }
+        lastTotal = try total.item()                                  // outside the timing, as the port reads none
+        return ms
     }
 
-    /// Median ms of the parts of a step over `steps` steps: the momentum pass; the student forward with only one
-    /// loss on (each includes the student encoders and the enqueue, so `forward_encoders` = no loss but ITC's
-    /// features is subtracted out in `*_only`); the full forward, its backward, AdamW.
+    /// Median ms of the parts of a step over `steps` steps: the momentum pass; the student forward with one loss on
+    /// (`forward_itc` … `forward_mim`; each includes the student image and text encoders and the enqueue); the
+    /// forward with all four, its backward, AdamW.
     func profile(steps: Int) throws -> [String: Double] {
         var parts: [String: [Double]] = [:]
         func record(_ name: String, _ ms: Double) { parts[name, default: []].append(ms) }
