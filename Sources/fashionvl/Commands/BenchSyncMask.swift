@@ -164,9 +164,9 @@ final class SyncMaskStepBench {
         return ms
     }
 
-    /// Median ms of the parts of a step over `steps` steps: the momentum pass; the student forward with one loss on
+    /// The fastest ms (the least disturbed by other load) of the parts of a step over `steps` steps: the momentum pass; the student forward with one loss on
     /// (`forward_itc` … `forward_mim`; each includes the student image and text encoders and the enqueue); the
-    /// forward with all four, its backward, AdamW.
+    /// forward with all four, its backward, AdamW; the backward of each one-loss forward (`backward_itc` …).
     func profile(steps: Int) throws -> [String: Double] {
         var parts: [String: [Double]] = [:]
         func record(_ name: String, _ ms: Double) { parts[name, default: []].append(ms) }
@@ -178,6 +178,7 @@ final class SyncMaskStepBench {
         ]
         for _ in 0..<steps {
             try optimizer.zeroGrad()
+            record("momentum_update", try BenchSupport.milliseconds { try model.momentumUpdate() })
             var mp: SyncMaskMomentumPass!
             record("momentum_pass", try BenchSupport.milliseconds {
                 mp = try model.momentumPass(x, alpha: alpha, syncAttention: true)
@@ -195,7 +196,13 @@ final class SyncMaskStepBench {
             })
             record("backward", try BenchSupport.milliseconds { try l.total.backward() })
             record("adamw", try BenchSupport.milliseconds { try optimizer.step() })
+            for (name, terms) in single {
+                let one = try model.stepLosses(x, momentum: mp, masks: masks, alpha: alpha, terms: terms,
+                                               rule: .semihardTop1, negatives: negatives, rng: &rng)
+                try optimizer.zeroGrad()
+                record("backward_" + name.dropFirst("forward_".count), try BenchSupport.milliseconds { try one.total.backward() })
+            }
         }
-        return parts.mapValues(median)
+        return parts.mapValues { $0.min() ?? .nan }
     }
 }
