@@ -102,13 +102,20 @@ public class SyncMask: Module {
 
     /// θ′ ← m·θ′ + (1 − m)·θ for every momentum parameter (ALBEF's `_momentum_update`).
     public func momentumUpdate() throws {
-        let pairs = try momentumPairs()
+        // The pair lists are found by reflection once: parameters keep their identity (`to(_:)` and
+        // `loadStateDict` write into them), and walking both trees every step cost as much as the update itself.
+        if momentumLists == nil {
+            let pairs = try momentumPairs()
+            momentumLists = (pairs.map(\.0), pairs.map(\.1))
+        }
+        let (student, momentum) = momentumLists!
         let m = config.momentum
         try Torch.noGrad {
-            try Tensor.foreachMul_(pairs.map(\.1), m)
-            try Tensor.foreachAdd_(pairs.map(\.1), pairs.map(\.0), alpha: 1 - m)
+            try Tensor.foreachMul_(momentum, m)
+            try Tensor.foreachAdd_(momentum, student, alpha: 1 - m)
         }
     }
+    private var momentumLists: (student: [Tensor], momentum: [Tensor])?
 
     /// Writes B momentum features with their ids and hashes at the queue pointer (wrapping) and advances it.
     public func enqueue(imageFeatures: Tensor, textFeatures: Tensor, productIDs: Tensor, textHashes: Tensor) throws {

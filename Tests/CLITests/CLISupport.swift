@@ -56,11 +56,12 @@ enum CLI {
 
     /// Runs `fashionvl args…` with `stdin`, killing it after `timeout` seconds. stdout/stderr go to temp files,
     /// so a chatty process never blocks on a full pipe.
-    static func run(_ args: [String], stdin: Data = Data(), timeout: TimeInterval = 60) throws -> Output {
-        try execute(binary(), args, stdin: stdin, timeout: timeout)
+    static func run(_ args: [String], stdin: Data = Data(), timeout: TimeInterval = 60, in directory: URL? = nil) throws -> Output {
+        try execute(binary(), args, stdin: stdin, timeout: timeout, in: directory)
     }
 
-    static func execute(_ executable: URL, _ args: [String], stdin: Data = Data(), timeout: TimeInterval = 60) throws -> Output {
+    static func execute(_ executable: URL, _ args: [String], stdin: Data = Data(), timeout: TimeInterval = 60,
+                        in directory: URL? = nil) throws -> Output {
         let dir = try tempDir(prefix: "fvl-cli-io")
         defer { try? FileManager.default.removeItem(at: dir) }
         let inURL = dir.appendingPathComponent("stdin"), outURL = dir.appendingPathComponent("stdout"),
@@ -75,6 +76,7 @@ enum CLI {
         let process = Process()
         process.executableURL = executable
         process.arguments = args
+        if let directory { process.currentDirectoryURL = directory }
         process.standardInput = inHandle
         process.standardOutput = outHandle
         process.standardError = errHandle

@@ -35,6 +35,16 @@
       Times full training steps (all four losses, backward, AdamW lr 1e-4 wd 0.02, no decay for biases / tensors
       of rank < 2, momentum copies excluded) on a synthetic batch (mlm_probability tokens / mim_ratio patches,
       15 % / 25 % by default). Prints one JSON line with median_ms and steps_ms.
+
+  syncmask_parity.py worker --out DIR --config JSON --batch B --threads T [--seed K] [--rule-negatives]
+      The PyTorch side of `fashionvl bench syncmask`: writes DIR/weights.safetensors and DIR/batch.safetensors as
+      `make` does (its JSON line is not printed), loads them back, then answers each stdin line "N" with the wall
+      times (ms) of N training steps as one JSON list ("0" -> [] once the files are written). A step is `bench`'s
+      (all four losses, backward, AdamW lr 1e-4 wd 0.02) on the file's batch, masks and negatives; the rule's own
+      choice, which the port computes and discards when negatives are given, is skipped, as in Swift. With
+      --rule-negatives the semihard_top1 rule chooses the negatives every step instead. With --selected-mlm-logits
+      both MLM heads (student and momentum) run on the labelled positions only, as the Swift model does (the port
+      as written computes B x L x V logits and selects afterwards; the loss is the same).
 """
 import argparse
 import copy
@@ -290,6 +300,51 @@ def cmd_bench(a):
                       "torch": torch.__version__, "last_total": float(res["total"]), "config": cfg.to_dict()}))
 
 
+def cmd_worker(a):
+    import contextlib
+    import io
+    torch.set_num_threads(a.threads)
+    with contextlib.redirect_stdout(io.StringIO()):
+        cmd_make(argparse.Namespace(out=a.out, config=a.config, batch=a.batch, seed=a.seed, vocab=None, alpha=None))
+    model = load_model(os.path.join(a.out, "weights.safetensors")).float().train()
+    batch, bmeta = st.load_with_metadata(os.path.join(a.out, "batch.safetensors"))
+    opt = torch.optim.AdamW(M.weight_decay_groups(model, 0.02), lr=1e-4)
+    alpha = float(batch["alpha"])
+    g = torch.Generator().manual_seed(int((bmeta or {}).get("neg_seed", 0)))
+    negatives = None
+    if not a.rule_negatives:
+        negatives = (batch["neg_image"], batch["neg_text"])
+        B = batch["pids"].shape[0]
+        skipped = (torch.zeros(B, dtype=torch.int64), torch.zeros(B, dtype=torch.int64))
+        M.semihard_negatives = lambda *args, **kw: skipped    # the port's discarded rule choice (see the doc)
+    if a.selected_mlm_logits:
+        F = torch.nn.functional
+        sel = batch["mlm_labels"] != M.IGNORE_INDEX
+
+        def selected_logits(self, h):
+            return self.cls.predictions(h[sel])
+
+        def selected_loss(logits, logits_m, labels, alpha):            # M.mlm_loss on the selected rows
+            if logits.shape[0] == 0:
+                return logits.sum() * 0.0
+            logp = F.log_softmax(logits, dim=-1)
+            ce = -logp.gather(1, labels[sel].reshape(-1, 1)).squeeze(1)
+            soft = -(F.softmax(logits_m, dim=-1) * logp).sum(-1)
+            return (1 - alpha) * ce.mean() + alpha * soft.mean()
+        M.BertForMaskedLM.mlm_logits = selected_logits
+        M.mlm_loss = selected_loss
+    for line in sys.stdin:
+        times = []
+        for _ in range(int(line)):
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            res = M.step_losses(model, batch, alpha, negatives=negatives, generator=g)
+            res["total"].backward()
+            opt.step()
+            times.append((time.perf_counter() - t0) * 1000.0)
+        print(json.dumps(times), flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -312,8 +367,16 @@ def main(argv=None):
     b.add_argument("--steps", type=int, default=5)
     b.add_argument("--warmup", type=int, default=1)
     b.add_argument("--seed", type=int, default=0)
+    w = sub.add_parser("worker", help="persistent timing worker for fashionvl bench syncmask")
+    w.add_argument("--out", required=True)
+    w.add_argument("--config", required=True)
+    w.add_argument("--batch", type=int, default=8)
+    w.add_argument("--threads", type=int, default=1)
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--rule-negatives", action="store_true")
+    w.add_argument("--selected-mlm-logits", action="store_true")
     a = p.parse_args(argv)
-    {"make": cmd_make, "losses": cmd_losses, "bench": cmd_bench}[a.cmd](a)
+    {"make": cmd_make, "losses": cmd_losses, "bench": cmd_bench, "worker": cmd_worker}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,15 @@ public final class PythonWorker {
         }
     }
 
+    /// Asks for `n` timed steps ("N") and returns their wall times (ms), the reply being a JSON list of numbers.
+    public func stepTimes(_ n: Int) throws -> [Double] {
+        let reply = try request(String(n))
+        guard let times = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [Double], times.count == n else {
+            throw BenchError.pythonFailed("expected \(n) step times, got: \(reply.prefix(300))")
+        }
+        return times
+    }
+
     deinit {
         try? input.fileHandleForWriting.close()
         process.waitUntilExit()
@@ -54,9 +63,11 @@ public final class PythonWorker {
 
 public enum BenchError: Error, CustomStringConvertible {
     case pythonFailed(String)
+    case output(String)
     public var description: String {
         switch self {
         case let .pythonFailed(m): return "PyTorch reference failed: \(m)"
+        case let .output(m): return m
         }
     }
 }

@@ -9,6 +9,8 @@ struct Bench: ParsableCommand {
             BenchTokenizer.self,
             BenchLoader.self,
             BenchMVLT.self,
+            BenchSyncMask.self,
+            BenchITCRank.self,
         ]
     )
 }

@@ -27,6 +27,7 @@ struct BenchMVLT: ParsableCommand {
     @Option(help: "Untimed warm-up steps per side.") var warmup = 1
     @Option(help: "fp32, or bf16 autocast (CUDA only).") var dtype = Precision.fp32
     @Flag(help: "Time the Swift side only.") var swiftOnly = false
+    @Option(help: "Also write the JSON line to this file (temp file + rename).") var out: String?
     @Flag(help: "Swift computes MLM logits at every position, as the port does (default: labelled positions only).")
     var fullMLMLogits = false
 
@@ -67,54 +68,26 @@ struct BenchMVLT: ParsableCommand {
         let step = try MVLTStepBench(config: c, batch: batch, device: dev, autocast: dtype == .bf16,
                                      fullMLMLogits: fullMLMLogits)
         let python = swiftOnly ? nil : try PythonWorker(source: Self.pythonSource, arguments: [
-            try Self.referenceDir(), String(threads), String(batch), String(c.imageSize), String(c.textLength),
-            String(c.vocabSize), dev.description, dtype.rawValue,
+            try BenchSupport.referenceDir(holding: "mvlt_port.py"), String(threads), String(batch), String(c.imageSize),
+            String(c.textLength), String(c.vocabSize), dev.description, dtype.rawValue,
         ])
-        func pythonSteps(_ n: Int) throws -> [Double] {
-            guard let python else { return [] }
-            let reply = try python.request(String(n))
-            guard let times = try? JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [Double] else {
-                throw BenchError.pythonFailed("unexpected reply: \(reply.prefix(300))")
-            }
-            return times
-        }
-        for _ in 0..<warmup { _ = try step.timedStep() }
-        if warmup > 0 { _ = try pythonSteps(warmup) }
-        var swiftMs: [Double] = [], torchMs: [Double] = []
-        for _ in 0..<rounds {
-            for _ in 0..<steps { swiftMs.append(try step.timedStep()) }
-            torchMs += try pythonSteps(steps)
-        }
-        let s = median(swiftMs), p = swiftOnly ? Double.nan : median(torchMs)
-        var out: [String: Any] = [
+        let times = try BenchSupport.interleave(rounds: rounds, steps: steps, warmup: warmup, python: python,
+                                                swiftStep: step.timedStep)
+        let s = times.swiftMedian, p = times.pytorchMedian
+        var result: [String: Any] = [
             "config": config, "batch": batch, "image_size": c.imageSize, "text_length": c.textLength,
             "threads": threads, "device": dev.description, "swift_full_mlm_logits": fullMLMLogits, "dtype": dtype.rawValue, "torch": Torch.version,
-            "swift_ms": round3(s), "swift_steps_ms": swiftMs.map(round3),
+            "swift_ms": round3(s), "swift_steps_ms": times.swiftMs.map(round3),
             "samples_per_s": round3(Double(batch) * 1000 / s),
-            "load_avg_1m": Self.loadAverage() as Any,
+            "load_avg_1m": BenchSupport.loadAverage() as Any,
         ]
         if !swiftOnly {
-            out["pytorch_ms"] = round3(p)
-            out["pytorch_steps_ms"] = torchMs.map(round3)
-            out["pytorch_samples_per_s"] = round3(Double(batch) * 1000 / p)
-            out["ratio"] = round3(s / p)
+            result["pytorch_ms"] = round3(p)
+            result["pytorch_steps_ms"] = times.pytorchMs.map(round3)
+            result["pytorch_samples_per_s"] = round3(Double(batch) * 1000 / p)
+            result["ratio"] = round3(s / p)
         }
-        let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
-    }
-
-    /// The 1-minute load average (Linux), to tell a busy machine's numbers apart.
-    static func loadAverage() -> Double? {
-        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
-        return text.split(separator: " ").first.flatMap { Double($0) }
-    }
-
-    static func referenceDir() throws -> String {
-        let dir = FileManager.default.currentDirectoryPath + "/Tests/reference"
-        guard FileManager.default.fileExists(atPath: dir + "/mvlt_port.py") else {
-            throw BenchError.pythonFailed("\(dir)/mvlt_port.py not found: run from the repository root or pass --swift-only")
-        }
-        return dir
+        try BenchSupport.emit(result, to: out)
     }
 
     /// The PyTorch side: mvlt_parity.py's `bench` step (port model, synthetic batch, torch.optim.AdamW with the

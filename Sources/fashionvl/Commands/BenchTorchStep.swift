@@ -23,27 +23,12 @@ struct BenchTorchStep: ParsableCommand {
         Torch.setNumThreads(threads)
         let step = try TorchStepBench.makeStep()
         let py = try PythonWorker(source: TorchStepBench.pythonSource, arguments: [String(threads)])
-        for _ in 0..<warmup { try step() }
-        _ = try py.request(String(warmup))
-        var swiftMs: [Double] = [], torchMs: [Double] = []
-        for _ in 0..<rounds {
-            for _ in 0..<steps {
-                let t = DispatchTime.now().uptimeNanoseconds
-                try step()
-                swiftMs.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6)
-            }
-            let reply = try py.request(String(steps))
-            guard let times = try JSONSerialization.jsonObject(with: Data(reply.utf8)) as? [Double] else {
-                throw BenchError.pythonFailed("unexpected reply: \(reply)")
-            }
-            torchMs += times
+        let times = try BenchSupport.interleave(rounds: rounds, steps: steps, warmup: warmup, python: py) {
+            try BenchSupport.milliseconds(step)
         }
-        let (s, p) = (median(swiftMs), median(torchMs))
+        let (s, p) = (times.swiftMedian, times.pytorchMedian)
         let out: [String: Any] = ["threads": threads, "swift_ms": round3(s), "pytorch_ms": round3(p), "ratio": round3(s / p),
-                                  "steps": swiftMs.count, "torch": Torch.version]
-        let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
+                                  "steps": times.swiftMs.count, "torch": Torch.version]
+        try BenchSupport.emit(out, to: nil)
     }
 }
-
-func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }

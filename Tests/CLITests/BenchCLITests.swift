@@ -1,0 +1,44 @@
+// `fashionvl bench syncmask` on a tiny config: both sides run, the JSON line and the --out file carry the fields.
+import Foundation
+import XCTest
+
+final class BenchCLITests: XCTestCase {
+    func testSyncMaskBenchJSON() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
+            throw XCTSkip("/usr/bin/python3 with torch is needed for the PyTorch side")
+        }
+        let dir = try CLI.tempDir(prefix: "fvl-cli-bench")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = """
+        {"family": "syncmask", "image_encoder": "cnn", "image_size": 32, "patch_size": 16, "cnn_channels": [8, 8, 16, 16],
+         "vision_width": 32, "vision_depth": 1, "vision_heads": 4, "text_width": 32, "text_heads": 4, "text_layers": 1,
+         "fusion_layers": 2, "intermediate_size": 64, "vocab_size": 300, "text_length": 10, "embed_dim": 16,
+         "queue_size": 12, "mim_decoder_layers": 1, "sync_layer": -1, "text_pool": "mean"}
+        """
+        let configURL = dir.appendingPathComponent("tiny.json"), outURL = dir.appendingPathComponent("bench.json")
+        try config.write(to: configURL, atomically: true, encoding: .utf8)
+        let root = CLI.testsDir.deletingLastPathComponent()
+        let r = try CLI.run(["bench", "syncmask", "--config", configURL.path, "--batch", "4", "--threads", "1",
+                             "--steps", "2", "--rounds", "1", "--warmup", "0", "--out", outURL.path],
+                            timeout: 60, in: root)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").last.map(String.init))
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let file = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: outURL)) as? [String: Any])
+        XCTAssertEqual(NSDictionary(dictionary: json), NSDictionary(dictionary: file), "--out holds the printed line")
+        XCTAssertEqual(json["batch"] as? Int, 4)
+        XCTAssertEqual(json["threads"] as? Int, 1)
+        XCTAssertEqual(json["negatives"] as? String, "fixed")
+        for key in ["swift_steps_ms", "pytorch_steps_ms"] {
+            let steps = try XCTUnwrap(json[key] as? [Double], key)
+            XCTAssertEqual(steps.count, 2, key)
+            XCTAssertTrue(steps.allSatisfy { $0 > 0 }, key)
+        }
+        let s = try XCTUnwrap(json["swift_ms"] as? Double), p = try XCTUnwrap(json["pytorch_ms"] as? Double)
+        let ratio = try XCTUnwrap(json["ratio"] as? Double)
+        XCTAssertEqual(ratio, s / p, accuracy: 0.01 * max(1, ratio))
+        XCTAssertTrue((json["swift_last_total"] as? Double)?.isFinite ?? false, "a finite loss")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        XCTAssertEqual(Set(files), ["tiny.json", "bench.json"], "no temp file left")
+    }
+}
