@@ -189,6 +189,16 @@ public final class SyncMaskPretraining {
         guard products >= 2 else {
             throw TrainError.badArgument("\(data): the training split has \(products) product(s); SyncMask's contrastive and matching losses need at least 2 (negatives come from other products)")
         }
+        if recipe.sampler == .grit {
+            // The sampler checks these too; checked here as well so that a refused run leaves no run folder.
+            guard recipe.gritSearchSpace > 0, recipe.gritSearchSpace % batch == 0 else {
+                throw GritSamplerError.notMultiple(parameter: "--grit-search-space", value: recipe.gritSearchSpace, of: "--batch", ofValue: batch)
+            }
+            guard recipe.gritBuffer > 0, recipe.gritBuffer % recipe.gritSearchSpace == 0 else {
+                throw GritSamplerError.notMultiple(parameter: "--grit-buffer", value: recipe.gritBuffer, of: "--grit-search-space",
+                                                   ofValue: recipe.gritSearchSpace)
+            }
+        }
         guard split.trainRows.count >= batch else {
             throw TrainError.badArgument("\(data): the training split has \(split.trainRows.count) rows, fewer than --batch \(batch)")
         }

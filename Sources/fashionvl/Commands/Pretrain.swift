@@ -54,10 +54,10 @@ struct Pretrain: ParsableCommand {
         let dev = try Device(parsing: loop.device)
         let family = try family()
         if family == .syncmask {
-            if noMir { throw ValidationError("--no-mir is MVLT's; SyncMask's image loss is switched off with --no-mim") }
-            if initFrom != nil { throw ValidationError("--init-from is MVLT's (PVT weights)") }
+            if noMir { throw TrainError.badArgument("--no-mir is MVLT's; SyncMask's image loss is switched off with --no-mim") }
+            if initFrom != nil { throw TrainError.badArgument("--init-from is MVLT's (PVT weights)") }
         } else if let given = syncmask.given.first {
-            throw ValidationError("\(given) is a SyncMask option; --config \(config) is an MVLT config")
+            throw TrainError.badArgument("\(given) is a SyncMask option; --config \(config) is an MVLT config")
         }
         var options = MVLTPretraining.Options(
             config: config, data: loop.data, run: loop.out, steps: loop.steps, epochs: loop.epochs, batch: loop.batch,
