@@ -194,14 +194,21 @@ extension SyncMask {
     public static func open(config: Data, weights path: String, device: Device) throws -> SyncMask {
         let c = try SyncMaskConfig.decode(config, source: path)
         let model = try SyncMask(c)
-        let tensors = try SafeTensors.load(path).tensors.filter { !$0.key.hasPrefix("optimizer.") }
+        try model.loadForEvaluation(try SafeTensors.load(path).tensors, path: path, device: device)
+        return model
+    }
+}
+
+extension Module {
+    /// Loads a checkpoint's model tensors by name (its `optimizer.` tensors skipped; a mismatch is an error naming
+    /// the file and the tensors), moves the module to `device` and switches it to eval mode.
+    public func loadForEvaluation(_ tensors: [String: Tensor], path: String, device: Device) throws {
         do {
-            try model.loadStateDict(tensors)
+            try loadStateDict(tensors.filter { !$0.key.hasPrefix("optimizer.") })
         } catch let TorchError.stateDict(missing, unexpected, mismatched) {
             throw ModelError.weights(path: path, missing: missing, unexpected: unexpected, mismatched: mismatched)
         }
-        try model.to(device)
-        model.eval()
-        return model
+        try to(device)
+        eval()
     }
 }

@@ -94,13 +94,7 @@ public final class SyncMaskClassifier: SyncMask {
             throw ModelError.badWeights(path: path, reason: "no category head (\(prefix)*): a SyncMask pretraining checkpoint, not a `fashionvl finetune` one")
         }
         let model = try SyncMaskClassifier(c, mainClasses: mainClasses, subClasses: subClasses)
-        do {
-            try model.loadStateDict(tensors)
-        } catch let TorchError.stateDict(missing, unexpected, mismatched) {
-            throw ModelError.weights(path: path, missing: missing, unexpected: unexpected, mismatched: mismatched)
-        }
-        try model.to(device)
-        model.eval()
+        try model.loadForEvaluation(tensors, path: path, device: device)
         return model
     }
 }

@@ -178,16 +178,24 @@ extension LoaderConfig {
     /// products' descriptions as captions (the original's `captions`); training order shuffled with the last
     /// partial batch dropped, evaluation in file order.
     public static func forRun(model: MVLTConfig, train: TrainOptions, rows: [Int], shuffle: Bool) -> LoaderConfig {
+        training(train, imageSize: model.imageSize, textLength: model.textLength, rows: rows, shuffle: shuffle, caption: .description)
+    }
+
+    /// The loader of any training run (pretraining or fine-tuning, every family): the model's image size and text
+    /// length, the run's batch size and seed; training order shuffled with the last partial batch dropped,
+    /// evaluation in file order.
+    public static func training(_ train: TrainOptions, imageSize: Int, textLength: Int, rows: [Int], shuffle: Bool,
+                                caption: Caption) -> LoaderConfig {
         var c = LoaderConfig()
         c.batchSize = train.batchSize
-        c.imageSize = model.imageSize
-        c.textLength = model.textLength
+        c.imageSize = imageSize
+        c.textLength = textLength
         c.seed = train.seed
         c.shuffle = shuffle
         c.dropLast = shuffle
         c.threads = 2
         c.rows = rows
-        c.caption = .description
+        c.caption = caption
         return c
     }
 }

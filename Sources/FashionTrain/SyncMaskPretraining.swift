@@ -169,17 +169,8 @@ public final class SyncMaskPretraining {
     }
 
     static func loaderConfig(_ rc: RunConfig, rows: [Int], shuffle: Bool) -> LoaderConfig {
-        var c = LoaderConfig()
-        c.batchSize = rc.train.batchSize
-        c.imageSize = rc.model.imageSize
-        c.textLength = rc.model.textLength
-        c.seed = rc.train.seed
-        c.shuffle = shuffle
-        c.dropLast = shuffle
-        c.threads = 2
-        c.rows = rows
-        c.caption = rc.recipe.caption
-        return c
+        LoaderConfig.training(rc.train, imageSize: rc.model.imageSize, textLength: rc.model.textLength, rows: rows,
+                              shuffle: shuffle, caption: rc.recipe.caption)
     }
 
     /// Refuses data that cannot train contrastively: fewer than two products, or fewer rows than a batch.

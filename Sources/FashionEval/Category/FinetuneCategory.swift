@@ -171,16 +171,7 @@ public final class CategoryFinetuning {
 extension LoaderConfig {
     /// The loader of a fine-tuning run: MVLT's `forRun` (descriptions), with the run's text field for other families.
     static func forCategoryRun(_ rc: CategoryFinetuning.RunConfig, rows: [Int], shuffle: Bool) -> LoaderConfig {
-        var c = LoaderConfig()
-        c.batchSize = rc.train.batchSize
-        c.imageSize = rc.model.imageSize
-        c.textLength = rc.model.textLength
-        c.seed = rc.train.seed
-        c.shuffle = shuffle
-        c.dropLast = shuffle
-        c.threads = 2
-        c.rows = rows
-        c.caption = rc.caption ?? .description
-        return c
+        training(rc.train, imageSize: rc.model.imageSize, textLength: rc.model.textLength, rows: rows, shuffle: shuffle,
+                 caption: rc.caption ?? .description)
     }
 }
