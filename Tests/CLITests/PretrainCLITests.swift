@@ -103,4 +103,12 @@ final class PretrainCLITests: XCTestCase {
         let bad2 = try CLI.run(pretrainArgs(dir, config, run: "warm2", steps: 1) + ["--init-from", unrelated], timeout: 60)
         assertOneErrorLine(bad2, mentions: ["train.h5"])
     }
+
+    /// A training split with fewer rows than the batch gives no batch at all: one error line, not an endless loop.
+    func testFewerRowsThanBatchIsAnErrorNotAHang() throws {
+        let (dir, config) = try catalog()
+        let args = pretrainArgs(dir, config, run: "small", steps: 2).map { $0 == "4" ? "512" : $0 }
+        let r = try CLI.run(args, timeout: 120)
+        assertOneErrorLine(r, mentions: ["no batch", "batch size 512"])
+    }
 }
