@@ -93,4 +93,24 @@ final class SyncMaskPretrainCLITests: XCTestCase {
         assertOneErrorLine(badSpace, mentions: ["--grit-search-space 6", "--batch 4"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir40.appendingPathComponent("grit").path), "no run folder is left")
     }
+
+    /// A product without text cannot be a contrastive pair: one error line naming the row, no run folder.
+    func testEmptyTextIsOneErrorLine() throws {
+        let dir = try CLI.tempDir(prefix: "fvl-syncmask-empty")
+        let images = dir.appendingPathComponent("img")
+        try CLI.python("cli_import_images.py", [images.path])
+        var csv = "image_path,product_id,title,description,category,subcategory\n"
+        for id in 1...8 { csv += "\(["red.png", "blue.jpg", "grey.png"][id % 3]),\(id),,A plain product.,TOPS,T-SHIRTS\n" }
+        let table = dir.appendingPathComponent("t.csv")
+        try Data(csv.utf8).write(to: table)
+        let h5 = dir.appendingPathComponent("c.h5").path
+        let imported = try CLI.run(["import", "--images", images.path, "--table", table.path, "--out", h5, "--image-size", "32"])
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        let config = dir.appendingPathComponent("tiny.json")
+        try Data(Self.tinyConfig.utf8).write(to: config)
+        let r = try CLI.run(["pretrain", "--config", config.path, "--data", h5, "--out", dir.appendingPathComponent("run").path,
+                             "--steps", "2", "--batch", "2", "--sampler", "random", "--threads", "1"], timeout: 60)
+        assertOneErrorLine(r, mentions: ["c.h5", "empty name text"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run").path), "no run folder is left")
+    }
 }
