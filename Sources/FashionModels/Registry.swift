@@ -126,8 +126,9 @@ public enum ModelFamily: String, CaseIterable, Codable, Sendable {
     case mvlt, syncmask
 }
 
-/// A decoded config of any family.
-public enum AnyModelConfig {
+/// A decoded config of any family. Codable as the family's own JSON object, told apart by its "family" key
+/// (absent = MVLT, so MVLT files read and write exactly what they always have).
+public enum AnyModelConfig: Codable, Sendable {
     case mvlt(MVLTConfig)
     case syncmask(SyncMaskConfig)
 
@@ -135,6 +136,39 @@ public enum AnyModelConfig {
         switch self {
         case .mvlt: return .mvlt
         case .syncmask: return .syncmask
+        }
+    }
+
+    public var imageSize: Int {
+        switch self {
+        case let .mvlt(c): return c.imageSize
+        case let .syncmask(c): return c.imageSize
+        }
+    }
+
+    public var textLength: Int {
+        switch self {
+        case let .mvlt(c): return c.textLength
+        case let .syncmask(c): return c.textLength
+        }
+    }
+
+    private struct Family: Decodable { var family: String? }
+
+    public init(from decoder: Decoder) throws {
+        switch try Family(from: decoder).family ?? ModelFamily.mvlt.rawValue {
+        case ModelFamily.mvlt.rawValue: self = .mvlt(try MVLTConfig(from: decoder))
+        case ModelFamily.syncmask.rawValue: self = .syncmask(try SyncMaskConfig(from: decoder))
+        case let other:
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "unknown model family \"\(other)\" (known: mvlt, syncmask)"))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        switch self {
+        case let .mvlt(c): try c.encode(to: encoder)
+        case let .syncmask(c): try c.encode(to: encoder)
         }
     }
 }

@@ -25,52 +25,13 @@ extension MVLT: CategoryModel {
 
 extension SyncMaskClassifier: CategoryModel {}
 
-/// RUN/config.json "model" of a fine-tuning run: the family's own config object, unchanged ("family" absent or
-/// "mvlt" → MVLT, so MVLT runs read and write exactly what they always have).
-public enum CategoryModelConfig: Codable, Sendable {
-    case mvlt(MVLTConfig)
-    case syncmask(SyncMaskConfig)
+/// RUN/config.json "model" of a fine-tuning run: the family's own config object, unchanged (`AnyModelConfig`'s
+/// Codable form: "family" absent or "mvlt" → MVLT, so MVLT runs read and write exactly what they always have).
+public typealias CategoryModelConfig = AnyModelConfig
 
-    public var family: ModelFamily {
-        switch self {
-        case .mvlt: return .mvlt
-        case .syncmask: return .syncmask
-        }
-    }
-
+extension AnyModelConfig {
     /// The method name in result files.
-    public var method: String { self.family == .mvlt ? "MVLT" : "SyncMask" }
-    public var imageSize: Int {
-        switch self {
-        case let .mvlt(c): return c.imageSize
-        case let .syncmask(c): return c.imageSize
-        }
-    }
-    public var textLength: Int {
-        switch self {
-        case let .mvlt(c): return c.textLength
-        case let .syncmask(c): return c.textLength
-        }
-    }
-
-    private struct Family: Decodable { var family: String? }
-
-    public init(from decoder: Decoder) throws {
-        switch try Family(from: decoder).family ?? ModelFamily.mvlt.rawValue {
-        case ModelFamily.mvlt.rawValue: self = .mvlt(try MVLTConfig(from: decoder))
-        case ModelFamily.syncmask.rawValue: self = .syncmask(try SyncMaskConfig(from: decoder))
-        case let other:
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "model family \"\(other)\" has no category recognition (known: mvlt, syncmask)"))
-        }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        switch self {
-        case let .mvlt(c): try c.encode(to: encoder)
-        case let .syncmask(c): try c.encode(to: encoder)
-        }
-    }
+    public var method: String { family == .mvlt ? "MVLT" : "SyncMask" }
 }
 
 /// A category model as a fine-tuning run starts it or an evaluation opens it.

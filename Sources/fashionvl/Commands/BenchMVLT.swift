@@ -37,17 +37,7 @@ struct BenchMVLT: ParsableCommand {
         }
     }
 
-    func run() throws {
-        do {
-            try bench()
-        } catch let e as ModelError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8)); throw ExitCode.failure
-        } catch let e as TorchError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8)); throw ExitCode.failure
-        } catch let e as BenchError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8)); throw ExitCode.failure
-        }
-    }
+    func run() throws { try BenchSupport.reportingErrors(bench) }
 
     func bench() throws {
         var c = try MVLTConfig.load(nameOrPath: config)

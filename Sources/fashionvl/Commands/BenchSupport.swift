@@ -1,6 +1,9 @@
+import ArgumentParser
 import Dispatch
+import FashionModels
 import FashionTrain
 import Foundation
+import Torch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,6 +34,19 @@ enum BenchSupport {
     }
 
     /// Wall time of `body` in ms.
+    /// Runs a bench; a model, tensor or bench error becomes one `error:` line and a failing exit.
+    static func reportingErrors(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let e as ModelError {
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8)); throw ExitCode.failure
+        } catch let e as TorchError {
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8)); throw ExitCode.failure
+        } catch let e as BenchError {
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8)); throw ExitCode.failure
+        }
+    }
+
     static func milliseconds(_ body: () throws -> Void) rethrows -> Double {
         let t = DispatchTime.now().uptimeNanoseconds
         try body()

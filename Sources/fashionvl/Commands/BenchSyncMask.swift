@@ -41,17 +41,7 @@ struct BenchSyncMask: ParsableCommand {
         }
     }
 
-    func run() throws {
-        do {
-            try bench()
-        } catch let e as ModelError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8)); throw ExitCode.failure
-        } catch let e as TorchError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8)); throw ExitCode.failure
-        } catch let e as BenchError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8)); throw ExitCode.failure
-        }
-    }
+    func run() throws { try BenchSupport.reportingErrors(bench) }
 
     /// A registry name or file, or inline JSON.
     static func loadConfig(_ spec: String) throws -> SyncMaskConfig {
