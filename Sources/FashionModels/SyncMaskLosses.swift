@@ -14,6 +14,17 @@ public struct SyncMaskTerms: Codable, Sendable, Equatable {
     }
 }
 
+/// What ITC contrasts each student feature with.
+public enum SyncMaskITC: String, Codable, Sendable, CaseIterable {
+    /// ALBEF (the spec): the momentum encoders' features of the batch and the queue, targets distilled from the
+    /// momentum similarities (α) and the multi-positive ground truth.
+    case momentum
+    /// CLIP: the other tower's *student* features of the batch only, multi-positive ground truth as the target,
+    /// no queue, no distillation. Not the paper's objective; what learns fastest from random weights
+    /// (docs/SYNCMASK.md §6). The momentum model still runs for the MLM targets and the synchronized masks.
+    case inBatch = "in-batch"
+}
+
 /// One batch on the model's device.
 public struct SyncMaskInputs {
     /// (B, 3, S, S) float32 in [0, 1]
@@ -96,7 +107,7 @@ extension SyncMask {
     public func stepLosses<R: RandomNumberGenerator>(
         _ x: SyncMaskInputs, momentum mp: SyncMaskMomentumPass, masks: SyncMaskMasks?, alpha: Double,
         terms: SyncMaskTerms, rule: ITMNegativeRule, negatives: (image: [Int], text: [Int])? = nil,
-        rng: inout R
+        itc: SyncMaskITC = .momentum, rng: inout R
     ) throws -> SyncMaskStepLosses {
         let b = x.ids.size(0)
         let keyMask = try TextEncoder.keyMask(x.attentionMask)
@@ -108,10 +119,22 @@ extension SyncMask {
         if terms.itc || terms.itm {
             let v = try imageFeatures(image), t = try textFeatures(text, attentionMask: x.attentionMask)
             (out.imageFeatures, out.textFeatures) = (try v.detach(), try t.detach())
-            let i2t = try v.matmul(mp.textBank) / temp, t2i = try t.matmul(mp.imageBank) / temp
+            let i2t: Tensor, t2i: Tensor, targetsI2T: Tensor, targetsT2I: Tensor
+            switch itc {
+            case .momentum:
+                (i2t, t2i) = (try v.matmul(mp.textBank) / temp, try t.matmul(mp.imageBank) / temp)
+                (targetsI2T, targetsT2I) = (mp.targetsI2T, mp.targetsT2I)
+            case .inBatch:
+                i2t = try v.matmul(t.transpose(0, 1)) / temp
+                t2i = try i2t.transpose(0, 1)
+                let positive = try x.productIDs.view([b, 1]).eq(x.productIDs.view([1, b]))
+                    .logicalOr(x.textHashes.view([b, 1]).eq(x.textHashes.view([1, b]))).to(dtype: .float32)
+                targetsI2T = try positive / positive.sum(dims: [1], keepdim: true)
+                targetsT2I = targetsI2T
+            }
             if terms.itc {
-                let a = try i2t.logSoftmax(dim: 1).mul(mp.targetsI2T).sum(dims: [1]).mean().neg()
-                let c = try t2i.logSoftmax(dim: 1).mul(mp.targetsT2I).sum(dims: [1]).mean().neg()
+                let a = try i2t.logSoftmax(dim: 1).mul(targetsI2T).sum(dims: [1]).mean().neg()
+                let c = try t2i.logSoftmax(dim: 1).mul(targetsT2I).sum(dims: [1]).mean().neg()
                 out.itc = try (a + c) * 0.5
             }
             if terms.itm {

@@ -21,6 +21,7 @@ public final class SyncMaskHeldOut {
         for r in split.validationRows where seen.insert(ids[r]).inserted && rows.count < rc.recipe.evalProducts { rows.append(r) }
         var c = SyncMaskPretraining.loaderConfig(rc, rows: rows, shuffle: false)
         c.batchSize = 64
+        c.padToLongest = false  // the check keeps every text of the set as one (n, L) tensor
         let loader = try FashionGenLoader(file: split.validationFile, config: c, tokenize: tokenizer.captionTokenizer)
         let subs = loader.catalog.subcategoryOfRow, captions = loader.catalog.captions
         subcategory = rows.map { subs[$0] }

@@ -17,6 +17,9 @@ public struct SyncMaskRecipe: Codable, Sendable, Equatable {
     /// match objective from scratch leaves chance only on easy negatives, docs/SYNCMASK.md).
     public var itmNegatives = ITMNegativeRule.semihardTop1
     public var itmRandomSteps = 0
+    /// ITC against the momentum bank and queue (ALBEF, the default: nil) or the batch's student features (CLIP).
+    /// Optional so that run folders written before it existed still resume.
+    public var itc: SyncMaskITC?
     /// The text the model reads: the product title (`name`) or its description.
     public var caption = LoaderConfig.Caption.name
     /// GRIT search space M and collection buffer Q (multiples of the batch and of M), NEXT rule.
@@ -119,7 +122,7 @@ public final class SyncMaskPretraining {
             }
             let rule = step < rc.recipe.itmRandomSteps ? ITMNegativeRule.random : rc.recipe.itmNegatives
             let l = try model.stepLosses(x, momentum: mp, masks: masks, alpha: alpha, terms: rc.recipe.terms, rule: rule,
-                                         rng: &rng)
+                                         itc: rc.recipe.itc ?? .momentum, rng: &rng)
             if let sampler, let v = l.imageFeatures, let t = l.textFeatures {
                 try sampler.collect(rows: batch.rows, imageFeatures: v.to(device: .cpu).contiguous().toArray(Float.self),
                                     textFeatures: t.to(device: .cpu).contiguous().toArray(Float.self),
@@ -169,8 +172,10 @@ public final class SyncMaskPretraining {
     }
 
     static func loaderConfig(_ rc: RunConfig, rows: [Int], shuffle: Bool) -> LoaderConfig {
-        LoaderConfig.training(rc.train, imageSize: rc.model.imageSize, textLength: rc.model.textLength, rows: rows,
-                              shuffle: shuffle, caption: rc.recipe.caption)
+        var c = LoaderConfig.training(rc.train, imageSize: rc.model.imageSize, textLength: rc.model.textLength,
+                                      rows: rows, shuffle: shuffle, caption: rc.recipe.caption)
+        c.padToLongest = true
+        return c
     }
 
     /// Refuses data that cannot train contrastively: fewer than two products, or fewer rows than a batch.

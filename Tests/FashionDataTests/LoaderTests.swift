@@ -34,8 +34,10 @@ final class LoaderTests: XCTestCase {
     }
 
     private func loader(_ file: FashionGenFile, seed: UInt64 = 7, threads: Int = 2, imageSize: Int = 8,
-                        transforms: [any SampleTransform] = [ITMNegatives(), MLMMasking(), GridMask()]) throws -> FashionGenLoader {
+                        transforms: [any SampleTransform] = [ITMNegatives(), MLMMasking(), GridMask()],
+                        padToLongest: Bool = false) throws -> FashionGenLoader {
         var config = LoaderConfig()
+        config.padToLongest = padToLongest
         config.batchSize = 6
         config.imageSize = imageSize
         config.textLength = 16
@@ -67,6 +69,32 @@ final class LoaderTests: XCTestCase {
         let otherSeed = try all(loader(file, seed: 8, threads: 2), epoch: 3)
         XCTAssertNotEqual(a.flatMap(\.rows), otherEpoch.flatMap(\.rows))
         XCTAssertNotEqual(a.flatMap(\.rows), otherSeed.flatMap(\.rows))
+    }
+
+    /// Padding each batch to its longest text keeps every real token and drops only padding columns.
+    func testPadToLongestDropsOnlyPadding() throws {
+        let file = try catalogFile()
+        let fixed = try all(loader(file, transforms: []), epoch: 2)
+        let trimmed = try all(loader(file, transforms: [], padToLongest: true), epoch: 2)
+        XCTAssertEqual(fixed.count, trimmed.count)
+        var lengths = Set<Int>()
+        for (f, t) in zip(fixed, trimmed) {
+            XCTAssertEqual(f.rows, t.rows)
+            XCTAssertEqual(f.images, t.images)
+            let l = t.textLength
+            lengths.insert(l)
+            XCTAssertLessThan(l, f.textLength, "descriptions are shorter than 16 tokens here? \(l)")
+            let longest = (0 ..< t.batchSize).map { i in t.attentionMask[(i * l) ..< ((i + 1) * l)].reduce(0, +) }.max()
+            XCTAssertEqual(Int(longest ?? 0), l, "the longest text fills the batch's length")
+            for i in 0 ..< t.batchSize {
+                let row = f.inputIds[(i * f.textLength) ..< ((i + 1) * f.textLength)]
+                XCTAssertEqual(Array(row.prefix(l)), Array(t.inputIds[(i * l) ..< ((i + 1) * l)]))
+                XCTAssertTrue(row.dropFirst(l).allSatisfy { $0 == 0 }, "only padding is dropped")
+                XCTAssertEqual(Array(f.attentionMask[(i * f.textLength) ..< (i * f.textLength + l)]),
+                               Array(t.attentionMask[(i * l) ..< ((i + 1) * l)]))
+            }
+        }
+        XCTAssertGreaterThan(lengths.count, 0)
     }
 
     func testRecycledBuffersGiveTheSameBatches() throws {

@@ -16,7 +16,7 @@ final class SyncMaskParityTests: XCTestCase {
         """
     }
 
-    func check(encoder: String, textPool: String, alpha: Double) throws {
+    func check(encoder: String, textPool: String, alpha: Double, itc: SyncMaskITC = .momentum) throws {
         let dir = try Reference.tempDir("syncmask-\(encoder)")
         let configPath = dir + "/config.json"
         try Self.config(encoder, textPool: textPool).write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -24,7 +24,7 @@ final class SyncMaskParityTests: XCTestCase {
         try Reference.python([script, "make", "--out", dir, "--config", configPath, "--batch", "4", "--seed", "3",
                               "--vocab", "300", "--alpha", "\(alpha)"])
         let ref = try Reference.json(Reference.python([script, "losses", "--weights", dir + "/weights.safetensors",
-                                                       "--batch", dir + "/batch.safetensors"]))
+                                                       "--batch", dir + "/batch.safetensors", "--itc", itc.rawValue]))
 
         let config = try SyncMaskConfig.load(nameOrPath: configPath)
         let model = try SyncMask(config)
@@ -43,7 +43,7 @@ final class SyncMaskParityTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         let own = try model.stepLosses(x, momentum: model.momentumPass(x, alpha: a, syncAttention: false), masks: masks,
                                        alpha: a, terms: SyncMaskTerms(itc: false, itm: true, mlm: false, mim: false),
-                                       rule: .semihardTop1, rng: &rng)
+                                       rule: .semihardTop1, itc: itc, rng: &rng)
         let fallback = try t("neg_fallback").toArray(Int64.self)
         for i in 0..<negImage.count where fallback[i] == 0 { XCTAssertEqual(own.negativeImage?.index[i], negImage[i], "image for text \(i)") }
         for i in 0..<negText.count where fallback[negText.count + i] == 0 { XCTAssertEqual(own.negativeText?.index[i], negText[i], "text for image \(i)") }
@@ -53,7 +53,7 @@ final class SyncMaskParityTests: XCTestCase {
         try fresh.loadStateDict(try SafeTensors.load(dir + "/weights.safetensors").tensors)
         let mp2 = try fresh.momentumPass(x, alpha: a, syncAttention: true)
         let l = try fresh.stepLosses(x, momentum: mp2, masks: masks, alpha: a, terms: SyncMaskTerms(), rule: .semihardTop1,
-                                     negatives: (negImage, negText), rng: &rng)
+                                     negatives: (negImage, negText), itc: itc, rng: &rng)
         for (name, v) in [("itc", l.itc), ("itm", l.itm), ("mlm", l.mlm), ("mim", l.mim), ("total", l.total)] {
             let expected = try XCTUnwrap(ref[name] as? Double, name)
             XCTAssertEqual(try XCTUnwrap(v, name).item(), expected, accuracy: 1e-5, name)
@@ -91,4 +91,6 @@ final class SyncMaskParityTests: XCTestCase {
 
     func testCNNMeanPoolParity() throws { try check(encoder: "cnn", textPool: "mean", alpha: 0.4) }
     func testViTClsParity() throws { try check(encoder: "vit", textPool: "cls", alpha: 0.0) }
+    /// `--itc in-batch` (CLIP-style ITC, the documented option that learns fastest from random weights).
+    func testInBatchITCParity() throws { try check(encoder: "cnn", textPool: "mean", alpha: 0.4, itc: .inBatch) }
 }

@@ -250,7 +250,7 @@ def cmd_losses(a):
     neg_seed = int((bmeta or {}).get("neg_seed", 0))
     negatives = (batch["neg_image"], batch["neg_text"]) if "neg_image" in batch else None
     res = M.step_losses(model, batch, float(batch["alpha"]), terms=terms, negatives=negatives,
-                        generator=torch.Generator().manual_seed(neg_seed))
+                        generator=torch.Generator().manual_seed(neg_seed), itc=a.itc)
     model.zero_grad(set_to_none=True)
     if res["total"].requires_grad:
         res["total"].backward()
@@ -360,6 +360,7 @@ def main(argv=None):
     l_.add_argument("--batch", required=True)
     l_.add_argument("--terms", default=",".join(M.TERMS))
     l_.add_argument("--threads", type=int, default=0)
+    l_.add_argument("--itc", default="momentum", choices=("momentum", "in-batch"))
     b = sub.add_parser("bench", help="median training-step time of the port")
     b.add_argument("--config", required=True)
     b.add_argument("--batch", type=int, default=8)

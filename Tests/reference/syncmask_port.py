@@ -682,13 +682,16 @@ def itm_probabilities(model, images, ids, attention_mask):
 # §4: one step
 # ---------------------------------------------------------------------------------------------------------------------
 def step_losses(model, batch, alpha, terms=TERMS, negatives=None, rule="semihard_top1", generator=None,
-                margin=math.inf):
+                margin=math.inf, itc="momentum"):
     """§4 steps 1-8. `negatives` = (neg_image, neg_text) to use instead of the rule's choice (the rule's choice is
     still computed and returned as rule_neg_image / rule_neg_text / neg_fallback). Momentum update, momentum pass,
     sync pass, student encoders and enqueue always run; a term not in `terms` is neither computed nor added (None).
     Returns a dict: itc, itm, mlm, mim, total (0-d tensors), neg_image, neg_text (used), rule_neg_image,
     rule_neg_text, neg_fallback (2,B), sync_attention (B,heads,L,1+N), q_i2t, q_t2i, image_feat(_m),
-    text_feat(_m)."""
+    text_feat(_m). `itc`: "momentum" (ALBEF, the spec) or "in-batch" (CLIP: the student features of the batch on
+    both sides, the in-batch multi-positive ground truth as target; the ITM rule reads these similarities)."""
+    if itc not in ("momentum", "in-batch"):
+        raise ValueError(f"unknown itc mode {itc!r}; known: momentum, in-batch")
     terms = tuple(terms)
     bad = [t for t in terms if t not in TERMS]
     if bad:
@@ -728,8 +731,13 @@ def step_losses(model, batch, alpha, terms=TERMS, negatives=None, rule="semihard
     v = project_cls(model.vision_proj, img)
     txt = model.text_encoder.bert.text(ids, mask)
     t = project_text(model, model.text_proj, txt, mask)
-    s_i2t = v @ T_bank / tau
-    s_t2i = t @ V_bank / tau
+    if itc == "momentum":
+        s_i2t = v @ T_bank / tau
+        s_t2i = t @ V_bank / tau
+    else:
+        s_i2t = v @ t.T / tau
+        s_t2i = s_i2t.T
+        q_i2t = q_t2i = multi_positive_targets(pids, hashes, pids, hashes, v.dtype)
     if "itc" in terms:
         out["itc"] = itc_loss(s_i2t, s_t2i, q_i2t, q_t2i)
 

@@ -18,6 +18,8 @@ struct SyncMaskOptions: ParsableArguments {
     var itmNegatives: ITMNegativeRule?
     @Option(help: "SyncMask: the first N steps draw random in-batch ITM negatives, then --itm-negatives. Default 0.")
     var itmRandomSteps: Int?
+    @Option(help: "SyncMask: ITC against the momentum features and queue (momentum, ALBEF, the spec) or the batch's own student features (in-batch, CLIP: learns faster from random weights, docs/SYNCMASK.md §6). Default momentum.")
+    var itc: SyncMaskITC?
     @Option(help: "SyncMask: the text the model reads: name (the title) or description. Default name.")
     var textField: LoaderConfig.Caption?
     @Option(help: "SyncMask: validation products for the held-out retrieval and ITM checks. Default 256.")
@@ -33,6 +35,7 @@ struct SyncMaskOptions: ParsableArguments {
         let named: [(String, Bool)] = [("--mask", mask != nil), ("--sampler", sampler != nil), ("--grit-next", gritNext != nil),
                                        ("--grit-search-space", gritSearchSpace != nil), ("--grit-buffer", gritBuffer != nil),
                                        ("--itm-negatives", itmNegatives != nil), ("--itm-random-steps", itmRandomSteps != nil),
+                                       ("--itc", itc != nil),
                                        ("--text-field", textField != nil), ("--eval-products", evalProducts != nil),
                                        ("--no-itc", noItc), ("--no-mim", noMim)]
         return named.filter(\.1).map(\.0)
@@ -58,6 +61,7 @@ struct SyncMaskOptions: ParsableArguments {
         if let gritBuffer { r.gritBuffer = gritBuffer }
         if let itmNegatives { r.itmNegatives = itmNegatives }
         if let itmRandomSteps { r.itmRandomSteps = itmRandomSteps }
+        if let itc, itc != .momentum { r.itc = itc }
         if let textField { r.caption = textField }
         if let evalProducts { r.evalProducts = evalProducts }
         return r
@@ -66,4 +70,5 @@ struct SyncMaskOptions: ParsableArguments {
 
 extension SyncMaskRecipe.Sampler: ExpressibleByArgument {}
 extension ITMNegativeRule: ExpressibleByArgument {}
+extension SyncMaskITC: ExpressibleByArgument {}
 extension LoaderConfig.Caption: ExpressibleByArgument {}
