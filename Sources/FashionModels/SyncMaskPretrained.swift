@@ -159,13 +159,13 @@ extension SyncMask {
     /// Copies `values` into `targets` (same names) in both towers after checking every shape; then makes the
     /// momentum tower equal to the student one.
     private func copyChecked(_ values: [(String, Tensor)], into student: Module, momentum: Module, path: String,
-                             describe: (String) -> String) throws {
+                             shapes: String, describe: (String) -> String) throws {
         let params = Dictionary(student.namedParameters().map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
         var writes: [(Tensor, Tensor)] = []
         for (name, t) in values {
             guard let p = params[name] else { throw ModelError.badWeights(path: path, reason: "unexpected key '\(describe(name))'") }
             guard p.shape == t.shape else {
-                throw ModelError.badWeights(path: path, reason: "key '\(describe(name))' has shape \(t.shape), expected \(p.shape) (text_width \(config.textWidth), vision_width \(config.visionWidth), intermediate_size \(config.intermediateSize))")
+                throw ModelError.badWeights(path: path, reason: "key '\(describe(name))' has shape \(t.shape), expected \(p.shape) (\(shapes))")
             }
             writes.append((p, t))
         }
@@ -227,7 +227,8 @@ extension SyncMask {
             }
             values.append(("\(name)", t))
         }
-        try copyChecked(values, into: text_encoder, momentum: text_encoder_m, path: path) { name in
+        let shapes = "text_width \(config.textWidth), intermediate_size \(config.intermediateSize), vocab_size \(config.vocabSize), max_positions \(config.maxPositions)"
+        try copyChecked(values, into: text_encoder, momentum: text_encoder_m, path: path, shapes: shapes) { name in
             let key = name.hasPrefix("bert.") ? String(name.dropFirst("bert.".count)) : name
             return original[key] ?? key
         }
@@ -246,7 +247,8 @@ extension SyncMask {
             values.append((String(key.dropFirst("visual_encoder.".count)), t))
         }
         guard !values.isEmpty else { throw ModelError.badWeights(path: path, reason: "no tensors") }
-        try copyChecked(values, into: visual_encoder, momentum: visual_encoder_m, path: path) { "visual_encoder." + $0 }
+        let shapes = "image_encoder \(config.imageEncoder.rawValue), vision_width \(config.visionWidth), image_size \(config.imageSize)"
+        try copyChecked(values, into: visual_encoder, momentum: visual_encoder_m, path: path, shapes: shapes) { "visual_encoder." + $0 }
         return values.count
     }
 }
