@@ -179,6 +179,9 @@ final class SyncMaskPretrainedTests: XCTestCase {
         c.textInit = "minilm-l6"
         assertError({ try c.validate() }, mentions: ["text_init", "text_width 384"])
         c = try SyncMaskConfig.load(nameOrPath: "syncmask-minilm")
+        c.maxPositions = 128
+        assertError({ try c.validate() }, mentions: ["text_init", "max_positions 512", "has 128"])
+        c = try SyncMaskConfig.load(nameOrPath: "syncmask-minilm")
 
         // A missing file.
         c.textInit = dir + "/nope.safetensors"
