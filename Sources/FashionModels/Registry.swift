@@ -67,6 +67,15 @@ public enum ModelRegistry {
          "text_heads": 4, "text_layers": 1, "fusion_layers": 2, "intermediate_size": 512, "text_length": 32,
          "embed_dim": 128, "queue_size": 4096, "mim_decoder_layers": 1, "sync_layer": -1, "text_pool": "mean"}
         """),
+        // syncmask-demo's image side with a pretrained text tower: all-MiniLM-L6-v2 (6 layers of width 384) gives
+        // 4 text + 2 fusion layers (their cross-attention fresh); mean pooling, as MiniLM's sentence embedding.
+        ("syncmask-minilm", """
+        {"family": "syncmask", "image_encoder": "cnn", "image_size": 64, "cnn_channels": [16, 32, 64, 128],
+         "patch_size": 16, "vision_width": 128, "vision_depth": 1, "vision_heads": 4, "text_width": 384,
+         "text_heads": 12, "text_layers": 4, "fusion_layers": 2, "intermediate_size": 1536, "max_positions": 512,
+         "text_length": 32, "embed_dim": 128, "queue_size": 4096, "mim_decoder_layers": 1, "sync_layer": -1,
+         "text_pool": "mean", "text_init": "minilm-l6"}
+        """),
     ]
 
     public static var names: [String] { json.map(\.0) }

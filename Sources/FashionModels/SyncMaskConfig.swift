@@ -48,6 +48,11 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
     public var mimRatio = 0.25
     public var poolFactor = 2
     public var textPool = SyncMaskTextPool.cls
+    /// Pretrained text tower: a registered name (`minilm-l6`, SyncMaskPretrained.swift) or a BERT-layout safetensors
+    /// file; loaded into `text_encoder.bert` and its momentum copy when pretraining starts. nil = random init.
+    public var textInit: String?
+    /// Pretrained image tower: a safetensors file of `visual_encoder.*` tensors of this config's shapes. nil = random.
+    public var imageInit: String?
 
     public init() {}
 
@@ -60,6 +65,7 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
         case embedDim = "embed_dim", temp, queueSize = "queue_size", momentum, alpha
         case mimDecoderLayers = "mim_decoder_layers", syncLayer = "sync_layer", mlmProbability = "mlm_probability"
         case mimRatio = "mim_ratio", poolFactor = "pool_factor", textPool = "text_pool"
+        case textInit = "text_init", imageInit = "image_init"
     }
 
     /// Missing fields keep their defaults; unknown keys are errors (a misspelt key must not train silently).
@@ -84,6 +90,8 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
         try get(.momentum, &momentum); try get(.alpha, &alpha); try get(.mimDecoderLayers, &mimDecoderLayers)
         try get(.syncLayer, &syncLayer); try get(.mlmProbability, &mlmProbability); try get(.mimRatio, &mimRatio)
         try get(.poolFactor, &poolFactor); try get(.textPool, &textPool)
+        textInit = try c.decodeIfPresent(String.self, forKey: .textInit)
+        imageInit = try c.decodeIfPresent(String.self, forKey: .imageInit)
     }
 
     struct AnyKey: CodingKey {
@@ -151,5 +159,6 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
         guard alpha >= 0, alpha <= 1 else { throw fail(.alpha, "must be in [0, 1], got \(alpha)") }
         guard mlmProbability > 0, mlmProbability < 1 else { throw fail(.mlmProbability, "must be in (0, 1), got \(mlmProbability)") }
         guard mimRatio > 0, mimRatio < 1 else { throw fail(.mimRatio, "must be in (0, 1), got \(mimRatio)") }
+        try PretrainedWeights.validate(self)
     }
 }

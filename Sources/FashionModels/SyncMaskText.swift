@@ -112,10 +112,12 @@ public final class BertLayer: Module {
     }
 
     /// Returns the new hidden states and, when asked, the cross-attention probabilities (B, heads, L, 1+N).
-    func callAsFunction(_ x: Tensor, keyMask: Tensor, image: Tensor?, crossProbabilities: Bool) throws -> (Tensor, Tensor?) {
+    /// `skipCrossAttention` runs the layer as the plain BERT layer it was initialised from (TextEncoder.plainBERT).
+    func callAsFunction(_ x: Tensor, keyMask: Tensor, image: Tensor?, crossProbabilities: Bool,
+                        skipCrossAttention: Bool = false) throws -> (Tensor, Tensor?) {
         var (h, _) = try attention(x, context: x, keyMask: keyMask)
         var probs: Tensor?
-        if let crossattention {
+        if let crossattention, !skipCrossAttention {
             guard let image else { throw ModelError.input("a fusion layer needs the image tokens") }
             (h, probs) = try crossattention(h, context: image, keyMask: nil, probabilities: crossProbabilities)
         }
@@ -195,6 +197,17 @@ public final class TextEncoder: Module {
         var h = try bert.embeddings(ids)
         for layer in bert.encoder.layer.prefix(config.textLayers) {
             h = try layer(h, keyMask: keyMask, image: nil, crossProbabilities: false).0
+        }
+        return h
+    }
+
+    /// Every layer as plain BERT (self-attention and FFN; the fusion layers' cross-attention blocks skipped): the
+    /// function a BERT checkpoint computes, so a pretrained init can be checked against its source model
+    /// (SyncMaskPretrained.swift). ids (B, L) → (B, L, Wt).
+    public func plainBERT(_ ids: Tensor, keyMask: Tensor) throws -> Tensor {
+        var h = try bert.embeddings(ids)
+        for layer in bert.encoder.layer {
+            h = try layer(h, keyMask: keyMask, image: nil, crossProbabilities: false, skipCrossAttention: true).0
         }
         return h
     }

@@ -56,20 +56,29 @@ public final class SyncMaskPretraining {
         var samples = 0, syncSamples = 0, words = 0, visibleWords = 0, relaxed = 0
     }
 
-    public init(options o: MVLTPretraining.Options, recipe: SyncMaskRecipe, resume: Bool) throws {
+    /// `towers` (`pretrain --init`) overrides the config's `text_init` / `image_init`; a resumed run keeps its own.
+    public init(options o: MVLTPretraining.Options, recipe: SyncMaskRecipe, resume: Bool, towers: SyncMaskTowerInit? = nil) throws {
         let saved = try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "SyncMask pretraining run")
-        let modelConfig = try saved?.model ?? SyncMaskConfig.load(nameOrPath: o.config)
-        try modelConfig.validate()
+        if saved != nil, towers != nil {
+            throw TrainError.badArgument("--init starts a run from pretrained towers; \(o.run) is resumed from its checkpoint (its config.json keeps the towers it started from)")
+        }
+        var modelConfig = try saved?.model ?? SyncMaskConfig.load(nameOrPath: o.config)
+        if let towers { modelConfig = towers.applied(to: modelConfig) }
+        do { try modelConfig.validate() } catch let ModelError.invalidConfig(field, reason) {
+            throw ModelError.configFile(path: towers != nil ? "--init" : o.config, field: field, reason: reason)
+        }
         let split = try DataSplit.open(o.data, seed: o.seed)
         let recipe = saved?.recipe ?? recipe
         try SyncMaskPretraining.check(split: split, batch: saved?.train.batchSize ?? o.batch, recipe: recipe, data: o.data)
         let train = try saved?.train ?? MVLTPretraining.trainOptions(o, trainRows: split.trainRows.count)
         let rc = RunConfig(model: modelConfig, train: train, data: o.data, recipe: recipe)
         runConfig = rc
-        if saved == nil { try RunFolder.create(rc, run: o.run) }
-
         Torch.manualSeed(train.seed)
         let model = try SyncMask(modelConfig)
+        // Before the run folder, so that a wrong or missing weights file leaves none. A resumed run loads them too
+        // (its checkpoint then overwrites them), so that one killed before its first checkpoint starts as it did.
+        for line in try model.loadPretrainedTowers() { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
+        if saved == nil { try RunFolder.create(rc, run: o.run) }
         try model.to(o.device)
         self.model = model
         let optimizer = AdamW(ParamGroup.decayAndNoDecay(model.trainableParameters(), weightDecay: train.weightDecay),

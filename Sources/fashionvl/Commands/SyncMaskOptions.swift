@@ -24,6 +24,9 @@ struct SyncMaskOptions: ParsableArguments {
     var textField: LoaderConfig.Caption?
     @Option(help: "SyncMask: validation products for the held-out retrieval and ITM checks. Default 256.")
     var evalProducts: Int?
+    @Option(name: .customLong("init"),
+            help: "SyncMask: start towers from pretrained weights: text=minilm-l6|FILE (BERT layout)[,image=FILE (visual_encoder.* tensors)]; overrides the config's text_init / image_init (docs/SYNCMASK.md). Fetch minilm-l6 with scripts/fetch-weights.")
+    var towerInit: String?
     @Flag(help: "SyncMask: drop image-text contrastive learning (ablation).") var noItc = false
     @Flag(help: "SyncMask: drop masked image modelling (ablation).") var noMim = false
 
@@ -37,7 +40,7 @@ struct SyncMaskOptions: ParsableArguments {
                                        ("--itm-negatives", itmNegatives != nil), ("--itm-random-steps", itmRandomSteps != nil),
                                        ("--itc", itc != nil),
                                        ("--text-field", textField != nil), ("--eval-products", evalProducts != nil),
-                                       ("--no-itc", noItc), ("--no-mim", noMim)]
+                                       ("--init", towerInit != nil), ("--no-itc", noItc), ("--no-mim", noMim)]
         return named.filter(\.1).map(\.0)
     }
 
@@ -46,6 +49,11 @@ struct SyncMaskOptions: ParsableArguments {
             if let v, v <= 0 { throw ValidationError("\(name) must be positive, got \(v)") }
         }
         if let itmRandomSteps, itmRandomSteps < 0 { throw ValidationError("--itm-random-steps must not be negative") }
+    }
+
+    /// `--init`, parsed (its errors are one line naming the option).
+    func towers() throws -> SyncMaskTowerInit? {
+        try towerInit.map(SyncMaskTowerInit.init(parsing:))
     }
 
     func recipe(noItm: Bool, noMlm: Bool) throws -> SyncMaskRecipe {
