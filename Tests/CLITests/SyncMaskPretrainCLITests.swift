@@ -71,6 +71,24 @@ final class SyncMaskPretrainCLITests: XCTestCase {
         for step in 1...steps { XCTAssertEqual(after[step], reference[step], "step \(step)") }
     }
 
+    /// The demo's options: in-batch ITC is recorded in the run folder (a resume reads its recipe from there), and
+    /// it changes the loss from the first step on (the option is not ignored).
+    func testInBatchITCIsRecorded() throws {
+        let (dir, config) = try catalog()
+        let shared = ["--sampler", "random", "--itm-random-steps", "6"]
+        let a = try CLI.run(args(dir, config, run: "ib", steps: 2) + shared + ["--itc", "in-batch"], timeout: 300)
+        XCTAssertEqual(a.status, 0, a.stderr)
+        let saved = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("ib/config.json"))) as? [String: Any])
+        XCTAssertEqual((saved["recipe"] as? [String: Any])?["itc"] as? String, "in-batch")
+        let b = try CLI.run(args(dir, config, run: "mom", steps: 2) + shared, timeout: 300)
+        XCTAssertEqual(b.status, 0, b.stderr)
+        let (ib, mom) = (try losses(dir.appendingPathComponent("ib/metrics.jsonl")), try losses(dir.appendingPathComponent("mom/metrics.jsonl")))
+        XCTAssertEqual(ib[1]?["mim"], mom[1]?["mim"], "same weights and batch at step 1")
+        // In-batch: log-softmax over the 4 batch texts (≤ log 4 + margin); momentum: over 4 + 64 queue entries.
+        XCTAssertLessThan(try XCTUnwrap(ib[1]?["itc"]), 2.0)
+        XCTAssertGreaterThan(try XCTUnwrap(mom[1]?["itc"]), 3.0)
+    }
+
     func testInputsSyncMaskCannotTrainOnAreOneErrorLine() throws {
         let (dir, config) = try catalog(products: 1)
         let one = try CLI.run(args(dir, config, run: "one", steps: 2), timeout: 60)
