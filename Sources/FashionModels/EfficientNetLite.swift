@@ -44,8 +44,13 @@ public final class SamePaddingConv2d: Module {
     }
 }
 
-/// ReLU6, as `nn.ReLU6` (= hardtanh(0, 6)).
-@inline(__always) func relu6(_ x: Tensor) throws -> Tensor { try x.clamp(min: 0, max: 6) }
+/// ReLU6, as `nn.ReLU6` (= hardtanh(0, 6)); in place when no graph is recorded (`inPlace`: evaluation mode with
+/// autograd off), where the pre-activation is needed by nothing else.
+@inline(__always) func relu6(_ x: Tensor, inPlace: Bool = false) throws -> Tensor {
+    guard inPlace else { return try x.clamp(min: 0, max: 6) }
+    try x.clamp_(min: 0, max: 6)
+    return x
+}
 
 /// The mobile inverted bottleneck without squeeze-excite: [expand 1×1 → BN → ReLU6] → depthwise k×k (stride s) →
 /// BN → ReLU6 → project 1×1 → BN, plus the input when the stride is 1 and the widths agree (with drop-connect
@@ -76,11 +81,16 @@ public final class MBConvBlock: Module {
     }
 
     public func callAsFunction(_ inputs: Tensor, dropConnect: Double = 0) throws -> Tensor {
+        let inPlace = !training && !Torch.isGradEnabled
         var x = inputs
-        if let _expand_conv, let _bn0 { x = try relu6(_bn0(_expand_conv(x))) }
-        x = try relu6(_bn1(_depthwise_conv(x)))
+        if let _expand_conv, let _bn0 { x = try relu6(_bn0(_expand_conv(x)), inPlace: inPlace) }
+        x = try relu6(_bn1(_depthwise_conv(x)), inPlace: inPlace)
         x = try _bn2(_project_conv(x))
         guard spec.hasSkip else { return x }
+        if inPlace {
+            try x.add_(inputs)
+            return x
+        }
         if training && dropConnect > 0 {
             // lukemelas' drop_connect: whole samples zeroed with probability p, the rest scaled by 1/(1 − p).
             let keep = 1 - dropConnect
@@ -189,11 +199,12 @@ public final class EfficientNetLite: Module {
 
     /// The head's last feature grid (B, 1280, ⌈H/32⌉, ⌈W/32⌉) (after BN and ReLU6), e.g. as patch tokens.
     public func features(_ pixels: Tensor) throws -> Tensor {
-        var x = try relu6(_bn0(_conv_stem(Self.normalize(pixels))))
+        let inPlace = !training && !Torch.isGradEnabled
+        var x = try relu6(_bn0(_conv_stem(Self.normalize(pixels))), inPlace: inPlace)
         for (i, block) in _blocks.enumerated() {
             x = try block(x, dropConnect: dropConnectRate * Double(i) / Double(_blocks.count))
         }
-        return try relu6(_bn1(_conv_head(x)))
+        return try relu6(_bn1(_conv_head(x)), inPlace: inPlace)
     }
 
     /// The globally average-pooled features (B, 1280).
