@@ -6,9 +6,10 @@
   effnet_parity.py photos --weights W.safetensors --out FILE.safetensors
       decodes Tests/reference/photos/*-224.png (PIL) into `pixels` (N, 3, 224, 224) uint8 (names, in order, in
       the metadata `names`, comma-separated) and prints the port's top-1 class per photo as one JSON line.
-  effnet_parity.py worker --weights W.safetensors --out DIR --batch B --size S --threads T [--seed K]
+  effnet_parity.py worker --weights W.safetensors --out DIR --batch B --size S --threads T [--seed K] [--clock C]
       writes DIR/input.safetensors as `forward` does, then answers each stdin line "N" with a JSON list of the
-      wall times (ms) of N eval forwards (features + pooled + logits, no_grad) of that batch.
+      times (ms; wall clock, or the process's CPU time with --clock cpu) of N eval forwards (features + pooled +
+      logits, no_grad) of that batch.
 """
 import argparse
 import glob
@@ -70,13 +71,14 @@ def cmd_worker(a):
     torch.set_num_threads(a.threads)
     model = load_model(a.weights)
     pixels = make_input(a.out, a.batch, a.size, a.seed)
+    clock = time.process_time if a.clock == "cpu" else time.perf_counter
     for line in sys.stdin:
         times = []
         for _ in range(int(line)):
-            t0 = time.perf_counter()
+            t0 = clock()
             with torch.no_grad():
                 model(pixels)
-            times.append((time.perf_counter() - t0) * 1000.0)
+            times.append((clock() - t0) * 1000.0)
         print(json.dumps(times), flush=True)
 
 
@@ -92,6 +94,8 @@ def main(argv=None):
         q.add_argument("--size", type=int, default=224)
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--threads", type=int, default=1)
+    w.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall: perf_counter; cpu: the process's CPU time (process_time), steadier on a shared machine")
     ph = sub.add_parser("photos")
     ph.add_argument("--weights", required=True)
     ph.add_argument("--out", required=True)

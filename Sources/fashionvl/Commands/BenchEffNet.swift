@@ -8,6 +8,8 @@ import Torch
 /// Swift and in the PyTorch port (Tests/reference/effnet_lite_port.py, a persistent python3 on the same libtorch
 /// and thread count), in alternating rounds, on the same weights and batch; one JSON line (images/s, ratio).
 struct BenchEffNet: ParsableCommand {
+    enum Clock: String, ExpressibleByArgument { case wall, cpu }
+
     static let configuration = CommandConfiguration(
         commandName: "effnet",
         abstract: "Times EfficientNet-Lite0 forwards in Swift and in the PyTorch port (same libtorch, same threads); one JSON line.")
@@ -20,6 +22,8 @@ struct BenchEffNet: ParsableCommand {
     @Option(help: "Timed forwards per round and side.") var steps = 1
     @Option(help: "Alternating rounds (Swift, then PyTorch).") var rounds = 5
     @Option(help: "Untimed warm-up forwards per side.") var warmup = 1
+    @Option(help: "wall: elapsed time; cpu: each process's CPU time (steadier when other jobs share the cores; with --threads 1 the forward runs on the calling thread).")
+    var clock: Clock = .wall
     @Flag(help: "Time the Swift BN-folded path (EfficientNetLite.folded()) instead of the BatchNorm one.") var folded = false
     @Flag(help: "Time the Swift side only (python3 still writes the batch).") var swiftOnly = false
     @Option(help: "Also write the JSON line to this file (temp file + rename).") var out: String?
@@ -53,7 +57,7 @@ struct BenchEffNet: ParsableCommand {
         let ref = try BenchSupport.referenceDir(holding: "effnet_parity.py")
         let python = try PythonWorker(source: BenchSyncMask.pythonSource, arguments: [
             ref + "/effnet_parity.py", "worker", "--weights", path, "--out", dir.path, "--batch", String(batch),
-            "--size", String(size), "--threads", String(threads)])
+            "--size", String(size), "--threads", String(threads), "--clock", clock.rawValue])
         _ = try python.stepTimes(0)                                   // the batch is written
         guard let pixels = try SafeTensors.load(dir.appendingPathComponent("input.safetensors").path).tensors["pixels"] else {
             throw BenchError.pythonFailed("input.safetensors has no 'pixels'")
@@ -61,9 +65,8 @@ struct BenchEffNet: ParsableCommand {
         var top1: [Int] = []
         let step: () throws -> Double = {
             var logits: Tensor!
-            let ms = try BenchSupport.milliseconds {
-                logits = try fast?.logits(pixels) ?? Torch.noGrad { try model.forward(pixels).logits }
-            }
+            let body = { logits = try fast?.logits(pixels) ?? Torch.noGrad { try model.forward(pixels).logits } }
+            let ms = clock == .cpu ? try Self.cpuMilliseconds(body) : try BenchSupport.milliseconds(body)
             top1 = try logits.argmax(dim: 1).toArray(Int64.self).map(Int.init)
             return ms
         }
@@ -73,7 +76,7 @@ struct BenchEffNet: ParsableCommand {
         var result: [String: Any] = [
             "model": "efficientnet-lite0", "batch": batch, "size": size, "threads": threads, "rounds": rounds,
             "steps": steps, "warmup": warmup, "device": "cpu", "torch": Torch.version,
-            "swift_path": folded ? "bn-folded" : "batchnorm", "parameters": model.parameterCount,
+            "swift_path": folded ? "bn-folded" : "batchnorm", "clock": clock.rawValue, "parameters": model.parameterCount,
             "swift_ms": round3(s), "swift_steps_ms": times.swiftMs.map(round3),
             "images_per_s": round3(Double(batch) * 1000 / s), "swift_top1": top1,
             "load_avg_1m": BenchSupport.loadAverage() as Any,
@@ -85,5 +88,17 @@ struct BenchEffNet: ParsableCommand {
             result["ratio"] = round3(s / p)
         }
         try BenchSupport.emit(result, to: out)
+    }
+
+    /// The process's CPU time (all threads) spent in `body`, in ms.
+    static func cpuMilliseconds(_ body: () throws -> Void) throws -> Double {
+        func now() -> Double {
+            var t = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+            return Double(t.tv_sec) * 1e3 + Double(t.tv_nsec) / 1e6
+        }
+        let start = now()
+        try body()
+        return now() - start
     }
 }
