@@ -64,7 +64,7 @@ final class EffNetBenchCLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let outURL = dir.appendingPathComponent("bench.json")
         let r = try CLI.run(["bench", "effnet", "--weights", weights, "--batch", "2", "--size", "64", "--threads", "1",
-                             "--steps", "2", "--rounds", "1", "--warmup", "0", "--clock", "cpu", "--out", outURL.path],
+                             "--steps", "2", "--rounds", "1", "--warmup", "0", "--clock", "cpu", "--raise-malloc-threshold", "--out", outURL.path],
                             timeout: 120, in: root)
         XCTAssertEqual(r.status, 0, r.stderr)
         let line = try XCTUnwrap(r.stdout.split(separator: "\n").last.map(String.init))
@@ -74,6 +74,8 @@ final class EffNetBenchCLITests: XCTestCase {
         XCTAssertEqual(json["batch"] as? Int, 2)
         XCTAssertEqual(json["size"] as? Int, 64)
         XCTAssertEqual(json["clock"] as? String, "cpu")
+        XCTAssertEqual(json["raise_malloc_threshold"] as? Bool, true)
+        XCTAssertNotNil(json["swift_minor_faults_per_step"] as? Int)
         XCTAssertEqual(json["parameters"] as? Int, 4_652_008)
         XCTAssertEqual((json["swift_top1"] as? [Int])?.count, 2)
         for key in ["swift_steps_ms", "pytorch_steps_ms"] {

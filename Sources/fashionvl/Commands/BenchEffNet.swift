@@ -25,6 +25,8 @@ struct BenchEffNet: ParsableCommand {
     @Option(help: "wall: elapsed time; cpu: each process's CPU time (steadier when other jobs share the cores; with --threads 1 the forward runs on the calling thread).")
     var clock: Clock = .wall
     @Flag(help: "Time the Swift BN-folded path (EfficientNetLite.folded()) instead of the BatchNorm one.") var folded = false
+    @Flag(help: "Before timing, malloc and free 24 MiB in the Swift process, which raises glibc's dynamic mmap/trim thresholds as reading the weights file does in the python3 worker; without it a small batch's tensors are returned to the OS and page-faulted back every forward (see swift_minor_faults_per_step and docs/EFFICIENTNET.md §4).")
+    var raiseMallocThreshold = false
     @Flag(help: "Time the Swift side only (python3 still writes the batch).") var swiftOnly = false
     @Option(help: "Also write the JSON line to this file (temp file + rename).") var out: String?
 
@@ -62,8 +64,15 @@ struct BenchEffNet: ParsableCommand {
         guard let pixels = try SafeTensors.load(dir.appendingPathComponent("input.safetensors").path).tensors["pixels"] else {
             throw BenchError.pythonFailed("input.safetensors has no 'pixels'")
         }
+        if raiseMallocThreshold, let block = malloc(24 << 20) {
+            memset(block, 1, 24 << 20)
+            free(block)
+        }
         var top1: [Int] = []
+        var faults = 0, faultedSteps = 0
         let step: () throws -> Double = {
+            let before = Self.minorFaults()
+            defer { faults += Self.minorFaults() - before; faultedSteps += 1 }
             var logits: Tensor!
             let body = { logits = try fast?.logits(pixels) ?? Torch.noGrad { try model.forward(pixels).logits } }
             let ms = clock == .cpu ? try Self.cpuMilliseconds(body) : try BenchSupport.milliseconds(body)
@@ -79,7 +88,8 @@ struct BenchEffNet: ParsableCommand {
             "swift_path": folded ? "bn-folded" : "batchnorm", "clock": clock.rawValue, "parameters": model.parameterCount,
             "swift_ms": round3(s), "swift_steps_ms": times.swiftMs.map(round3),
             "images_per_s": round3(Double(batch) * 1000 / s), "swift_top1": top1,
-            "load_avg_1m": BenchSupport.loadAverage() as Any,
+            "load_avg_1m": BenchSupport.loadAverage() as Any, "raise_malloc_threshold": raiseMallocThreshold,
+            "swift_minor_faults_per_step": faultedSteps > 0 ? faults / faultedSteps : 0,
         ]
         if !swiftOnly {
             result["pytorch_ms"] = round3(p)
@@ -88,6 +98,13 @@ struct BenchEffNet: ParsableCommand {
             result["ratio"] = round3(s / p)
         }
         try BenchSupport.emit(result, to: out)
+    }
+
+    /// Minor page faults of this process so far.
+    static func minorFaults() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_minflt
     }
 
     /// The process's CPU time (all threads) spent in `body`, in ms.
