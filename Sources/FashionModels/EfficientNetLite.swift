@@ -207,6 +207,9 @@ public final class EfficientNetLite: Module {
         return try relu6(_bn1(_conv_head(x)), inPlace: inPlace)
     }
 
+    /// The feature grid as a token sequence (B, h·w, 1280), row-major over the grid (for patch-token consumers).
+    public func patchTokens(_ pixels: Tensor) throws -> Tensor { try features(pixels).flatten(startDim: 2).transpose(1, 2) }
+
     /// The globally average-pooled features (B, 1280).
     public func pooled(_ pixels: Tensor) throws -> Tensor { try features(pixels).mean(dims: [2, 3]) }
 

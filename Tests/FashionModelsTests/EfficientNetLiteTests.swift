@@ -75,6 +75,9 @@ final class EfficientNetLiteTests: XCTestCase {
         }
         // The separate entry points agree with forward; with autograd on (out-of-place ReLU6 and skip adds) too.
         XCTAssertLessThanOrEqual(try Self.relativeError(try Torch.noGrad { try model.logits(input) }, out.logits), 1e-6)
+        let tokens = try Torch.noGrad { try model.patchTokens(input) }
+        XCTAssertEqual(tokens.shape, [batch, grid * grid, 1280])
+        XCTAssertLessThanOrEqual(try Self.relativeError(tokens, try out.features.flatten(startDim: 2).transpose(1, 2)), 0)
         let recorded = try model.pooled(input)
         XCTAssertTrue(recorded.requiresGrad, "a graph is recorded with autograd on")
         XCTAssertLessThanOrEqual(try Self.relativeError(try recorded.detach(), out.pooled), 1e-6)
