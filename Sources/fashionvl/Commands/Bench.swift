@@ -11,6 +11,7 @@ struct Bench: ParsableCommand {
             BenchMVLT.self,
             BenchSyncMask.self,
             BenchITCRank.self,
+            BenchEffNet.self,
         ]
     )
 }
