@@ -135,6 +135,8 @@ public final class EfficientNetLite: Module {
     }
 
     public static let featureChannels = 1280
+    /// The last feature grid's stride (five stride-2 stages).
+    public static let stride = 32
     public static let classes = 1000
     /// The trained input side.
     public static let imageSize = 224
@@ -198,9 +200,12 @@ public final class EfficientNetLite: Module {
     }
 
     /// The head's last feature grid (B, 1280, ⌈H/32⌉, ⌈W/32⌉) (after BN and ReLU6), e.g. as patch tokens.
-    public func features(_ pixels: Tensor) throws -> Tensor {
+    public func features(_ pixels: Tensor) throws -> Tensor { try features(normalized: Self.normalize(pixels)) }
+
+    /// As `features`, from an input already normalised by `normalize` (e.g. with some patches then replaced).
+    public func features(normalized input: Tensor) throws -> Tensor {
         let inPlace = !training && !Torch.isGradEnabled
-        var x = try relu6(_bn0(_conv_stem(Self.normalize(pixels))), inPlace: inPlace)
+        var x = try relu6(_bn0(_conv_stem(input)), inPlace: inPlace)
         for (i, block) in _blocks.enumerated() {
             x = try block(x, dropConnect: dropConnectRate * Double(i) / Double(_blocks.count))
         }

@@ -76,6 +76,16 @@ public enum ModelRegistry {
          "text_length": 32, "embed_dim": 128, "queue_size": 4096, "mim_decoder_layers": 1, "sync_layer": -1,
          "text_pool": "mean", "text_init": "minilm-l6"}
         """),
+        // syncmask-demo with EfficientNet-Lite0 (ImageNet) as the image stem: 128 px → a 4×4 grid of 1280-d features
+        // → 16 tokens (patch 32, the grid's stride); BatchNorm frozen (docs/SYNCMASK.md §7). Needs
+        // scripts/fetch-weights efficientnet-lite0.
+        ("syncmask-effnet", """
+        {"family": "syncmask", "image_encoder": "efficientnet_lite0", "image_size": 128, "patch_size": 32,
+         "vision_width": 128, "vision_depth": 1, "vision_heads": 4, "text_width": 128, "text_heads": 4,
+         "text_layers": 1, "fusion_layers": 2, "intermediate_size": 512, "text_length": 32, "embed_dim": 128,
+         "queue_size": 4096, "mim_decoder_layers": 1, "sync_layer": -1, "text_pool": "mean",
+         "image_init": "efficientnet-lite0"}
+        """),
     ]
 
     public static var names: [String] { json.map(\.0) }

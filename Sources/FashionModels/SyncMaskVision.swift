@@ -1,5 +1,5 @@
-// SyncMask's image side (docs/SYNCMASK.md §2–3): the visual encoder (ALBEF's ViT, or a small conv stem that
-// learns from scratch on a CPU) and the MIM decoder. Pre-LN transformer blocks, LayerNorm eps 1e-6, exact GELU;
+// SyncMask's image side (docs/SYNCMASK.md §2–3): the visual encoder (ALBEF's ViT, a small conv stem that
+// learns from scratch on a CPU, or EfficientNet-Lite0: SyncMaskEfficientNetStem.swift) and the MIM decoder. Pre-LN transformer blocks, LayerNorm eps 1e-6, exact GELU;
 // parameter names as timm / ALBEF (`blocks.0.attn.qkv.weight`).
 import Foundation
 import Torch
@@ -87,13 +87,16 @@ public final class GroupNorm: Module {
     }
 }
 
-/// The visual encoder: a stem (ViT patches or conv stages) → [CLS] + N tokens + position table → blocks → norm.
+/// The visual encoder: a stem (ViT patches, conv stages or EfficientNet-Lite0) → [CLS] + N tokens + position table
+/// → blocks → norm.
 public final class VisualEncoder: Module {
     public let cls_token: Tensor
     public let pos_embed: Tensor
     public let mask_token: Tensor
     public let patch_embed: PatchEmbedding?
     public let stages: [ConvStage]
+    /// EfficientNet-Lite0 (image_encoder efficientnet_lite0), its BatchNorm always in evaluation mode.
+    public let backbone: EfficientNetLite?
     public let proj: Linear?
     public let blocks: [ViTBlock]
     public let norm: LayerNorm
@@ -112,13 +115,23 @@ public final class VisualEncoder: Module {
             mask_token = try truncNormal(Tensor.zeros([1, 1, w]))
             patch_embed = try PatchEmbedding(width: w, patch: c.patchSize)
             stages = []
+            backbone = nil
             proj = nil
         case .cnn:
             mask_token = try Tensor.zeros([1, 3, 1, 1]).requiresGrad(true)
             patch_embed = nil
             let widths = [3] + c.cnnChannels
             stages = try (0..<c.cnnChannels.count).map { try ConvStage(widths[$0], widths[$0 + 1]) }
+            backbone = nil
             proj = try Linear(c.cnnChannels.last ?? 3, w)
+        case .efficientnetLite0:
+            mask_token = try Tensor.zeros([1, 3, 1, 1]).requiresGrad(true)
+            patch_embed = nil
+            stages = []
+            let net = try EfficientNetLite()
+            net.eval()
+            backbone = net
+            proj = try Linear(EfficientNetLite.featureChannels, w)
         }
         blocks = try (0..<c.visionDepth).map { _ in try ViTBlock(dim: w, heads: c.visionHeads, mlpRatio: c.mlpRatio) }
         norm = try LayerNorm(w, eps: 1e-6)
@@ -126,33 +139,40 @@ public final class VisualEncoder: Module {
 
     /// images (B, 3, S, S) in [0, 1]; `patchMask` (B, N) bool, true = replaced by the mask token → (B, 1+N, W).
     public func callAsFunction(_ images: Tensor, patchMask: Tensor? = nil) throws -> Tensor {
-        let dev = images.device
-        let mean = try Tensor(VisualEncoder.mean, shape: [1, 3, 1, 1]).to(device: dev)
-        let std = try Tensor(VisualEncoder.std, shape: [1, 3, 1, 1]).to(device: dev)
-        var x = try (images - mean) / std
         let b = images.size(0)
         let tokens: Tensor, cls: Tensor
-        if let patch_embed {
-            var t = try patch_embed.proj(x).flatten(startDim: 2).transpose(1, 2)
-            if let patchMask { t = try Tensor.where(patchMask.unsqueeze(2), mask_token.expand([b, t.size(1), t.size(2)]), t) }
-            tokens = t
-            cls = try cls_token.expand([b, 1, config.visionWidth])
-        } else {
-            if let patchMask {
-                // Each masked token's p×p pixel patch takes the mask colour (per channel).
-                let g = config.imageSize / config.tokenPatch, p = config.tokenPatch
-                let m = try patchMask.view([b, 1, g, 1, g, 1]).expand([b, 1, g, p, g, p])
-                    .reshape([b, 1, g * p, g * p])
-                x = try Tensor.where(m, mask_token.expand(x.shape), x)
-            }
-            for stage in stages { x = try stage(x) }
-            guard let proj else { throw ModelError.input("conv visual encoder without a projection") }
-            tokens = try proj(x.flatten(startDim: 2).transpose(1, 2))
+        if let backbone {
+            tokens = try efficientNetTokens(images, backbone: backbone, patchMask: patchMask)
             cls = try cls_token + tokens.mean(dims: [1], keepdim: true)
+        } else {
+            let dev = images.device
+            let mean = try Tensor(VisualEncoder.mean, shape: [1, 3, 1, 1]).to(device: dev)
+            let std = try Tensor(VisualEncoder.std, shape: [1, 3, 1, 1]).to(device: dev)
+            var x = try (images - mean) / std
+            if let patch_embed {
+                var t = try patch_embed.proj(x).flatten(startDim: 2).transpose(1, 2)
+                if let patchMask { t = try Tensor.where(patchMask.unsqueeze(2), mask_token.expand([b, t.size(1), t.size(2)]), t) }
+                tokens = t
+                cls = try cls_token.expand([b, 1, config.visionWidth])
+            } else {
+                if let patchMask { x = try maskPixels(x, patchMask) }
+                for stage in stages { x = try stage(x) }
+                guard let proj else { throw ModelError.input("conv visual encoder without a projection") }
+                tokens = try proj(x.flatten(startDim: 2).transpose(1, 2))
+                cls = try cls_token + tokens.mean(dims: [1], keepdim: true)
+            }
         }
         var seq = try Tensor.cat([cls, tokens], dim: 1) + pos_embed
         for block in blocks { seq = try block(seq) }
         return try norm(seq)
+    }
+
+    /// Each masked token's p×p pixel patch of the (normalised) input takes the mask colour (per channel).
+    func maskPixels(_ x: Tensor, _ patchMask: Tensor) throws -> Tensor {
+        let b = x.size(0)
+        let g = config.imageSize / config.tokenPatch, p = config.tokenPatch
+        let m = try patchMask.view([b, 1, g, 1, g, 1]).expand([b, 1, g, p, g, p]).reshape([b, 1, g * p, g * p])
+        return try Tensor.where(m, mask_token.expand(x.shape), x)
     }
 }
 

@@ -64,7 +64,7 @@ final class MVLTModelTests: XCTestCase {
 
     /// Every registered config builds and runs a forward with exactly the expected output shapes.
     func testEveryRegisteredConfigRuns() throws {
-        XCTAssertEqual(ModelRegistry.names, ["mvlt-tiny", "mvlt-demo", "syncmask-base", "syncmask-demo", "syncmask-minilm"])
+        XCTAssertEqual(ModelRegistry.names, ["mvlt-tiny", "mvlt-demo", "syncmask-base", "syncmask-demo", "syncmask-minilm", "syncmask-effnet"])
         for name in ModelRegistry.names where name.hasPrefix("mvlt") {
             let c = try ModelRegistry.config(named: name)
             Torch.manualSeed(0)

@@ -8,8 +8,11 @@ import XCTest
 /// negatives, sync-layer attention, momentum update and queue state.
 final class SyncMaskParityTests: XCTestCase {
     static func config(_ encoder: String, textPool: String) -> String {
-        """
-        {"family": "syncmask", "image_encoder": "\(encoder)", "image_size": 32, "patch_size": 16, "cnn_channels": [8, 8, 16, 16],
+        // EfficientNet-Lite0 (random weights, perturbed BN statistics) at 64 px: a 2×2 grid of 32-px patches.
+        let image = encoder == "efficientnet_lite0" ? "\"image_size\": 64, \"patch_size\": 32"
+                                                    : "\"image_size\": 32, \"patch_size\": 16, \"cnn_channels\": [8, 8, 16, 16]"
+        return """
+        {"family": "syncmask", "image_encoder": "\(encoder)", \(image),
          "vision_width": 32, "vision_depth": 1, "vision_heads": 4, "text_width": 32, "text_heads": 4, "text_layers": 1,
          "fusion_layers": 2, "intermediate_size": 64, "vocab_size": 300, "text_length": 10, "embed_dim": 16,
          "queue_size": 12, "mim_decoder_layers": 1, "sync_layer": -1, "text_pool": "\(textPool)"}
@@ -93,4 +96,7 @@ final class SyncMaskParityTests: XCTestCase {
     func testViTClsParity() throws { try check(encoder: "vit", textPool: "cls", alpha: 0.0) }
     /// `--itc in-batch` (CLIP-style ITC, the documented option that learns fastest from random weights).
     func testInBatchITCParity() throws { try check(encoder: "cnn", textPool: "mean", alpha: 0.4, itc: .inBatch) }
+    /// The EfficientNet-Lite0 stem: its own normalisation, masked 32-px patches before the backbone, BatchNorm on
+    /// the (perturbed) running statistics although the model is in training mode.
+    func testEfficientNetStemParity() throws { try check(encoder: "efficientnet_lite0", textPool: "mean", alpha: 0.4) }
 }

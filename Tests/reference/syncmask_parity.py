@@ -67,6 +67,7 @@ except ImportError:  # pragma: no cover - e.g. a pyenv python3 first on PATH: re
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import safetensors_io as st  # noqa: E402
+import effnet_lite_port as effnet  # noqa: E402
 import syncmask_port as M  # noqa: E402
 
 CLS_ID, SEP_ID, MASK_ID, PAD_ID = 101, 102, 103, 0
@@ -173,6 +174,24 @@ def perturb(model, batch, g):
     for student, mom in model.momentum_pairs():
         for p, pm in zip(student.parameters(), mom.parameters()):
             pm.copy_(p + 0.01 * torch.randn(p.shape, generator=g))
+    backbone = getattr(model.visual_encoder, "backbone", None)
+    if backbone is not None:
+        # Running statistics = the batch's own (one training-mode pass with BN momentum 1), then scaled by
+        # exp(0.1 N(0,1)) factors: random weights with the 0 / 1 defaults saturate ReLU6 and give every image
+        # nearly the same tokens. The momentum copy gets the same buffers (as when ImageNet weights are loaded).
+        bns = [m for m in backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        backbone.train()
+        for m in bns:
+            m.momentum = 1.0
+        x = effnet.EfficientNetLite0.normalize(batch["image"] * 255)
+        backbone.extract_features(x)
+        for m in bns:
+            m.momentum = effnet.BN_MOMENTUM
+            m.running_var.mul_(torch.exp(0.1 * torch.randn(m.running_var.shape, generator=g)))
+            m.num_batches_tracked.zero_()
+        backbone.eval()
+        for b, bm in zip(backbone.buffers(), model.visual_encoder_m.backbone.buffers()):
+            bm.copy_(b)
     E, K = model.image_queue.shape
     model.image_queue.copy_(torch.nn.functional.normalize(torch.randn(E, K, generator=g), dim=0))
     model.text_queue.copy_(torch.nn.functional.normalize(torch.randn(E, K, generator=g), dim=0))

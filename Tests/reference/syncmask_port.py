@@ -17,9 +17,15 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 
+import os
+import sys
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import effnet_lite_port as effnet  # noqa: E402
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -38,7 +44,7 @@ FALLBACK_NONE, FALLBACK_SAMPLE_C, FALLBACK_UNIFORM = 0, 1, 2   # neg_fallback co
 class SyncMaskConfig:
     """The JSON keys of §1; the defaults are the syncmask-demo column."""
     family: str = "syncmask"
-    image_encoder: str = "cnn"              # "vit" | "cnn"
+    image_encoder: str = "cnn"              # "vit" | "cnn" | "efficientnet_lite0"
     image_size: int = 64
     patch_size: int = 16
     cnn_channels: list = field(default_factory=lambda: [16, 32, 64, 128])   # ignored for vit
@@ -104,7 +110,10 @@ class SyncMaskConfig:
             if not ok:
                 raise ValueError(f"syncmask config: {msg}")
         need(self.family == "syncmask", f"family must be 'syncmask', got {self.family!r}")
-        need(self.image_encoder in ("vit", "cnn"), f"image_encoder must be 'vit' or 'cnn', got {self.image_encoder!r}")
+        need(self.image_encoder in ("vit", "cnn", "efficientnet_lite0"),
+             f"image_encoder must be 'vit', 'cnn' or 'efficientnet_lite0', got {self.image_encoder!r}")
+        if self.image_encoder == "efficientnet_lite0":
+            need(self.patch_size == 32, f"efficientnet_lite0: patch_size must be 32 (the feature grid's stride), got {self.patch_size}")
         need(self.patch_size > 0 and self.image_size > 0 and self.image_size % self.patch_size == 0,
              f"image_size {self.image_size} must be a positive multiple of patch_size {self.patch_size}")
         if self.image_encoder == "cnn":
@@ -164,7 +173,7 @@ def multi_head_attention(q, k, v, heads, bias=None):
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# visual_encoder (pre-LN ViT blocks, LN eps 1e-6, exact GELU) with a vit or cnn stem
+# visual_encoder (pre-LN ViT blocks, LN eps 1e-6, exact GELU) with a vit, cnn or efficientnet_lite0 stem
 # ---------------------------------------------------------------------------------------------------------------------
 class Attention(nn.Module):
     def __init__(self, dim, heads):
@@ -239,6 +248,12 @@ class VisualEncoder(nn.Module):
         if cfg.image_encoder == "vit":
             self.mask_token = nn.Parameter(torch.zeros(1, 1, W))
             self.patch_embed = PatchEmbed(cfg.patch_size, W)
+        elif cfg.image_encoder == "efficientnet_lite0":
+            # ImageNet EfficientNet-Lite0 under its lukemelas names; BatchNorm always in eval mode (frozen running
+            # statistics), _fc / _dropout unused (kept so that the converted file loads as it is).
+            self.mask_token = nn.Parameter(torch.zeros(1, 3, 1, 1))
+            self.backbone = effnet.EfficientNetLite0()
+            self.proj = nn.Linear(1280, W)
         else:
             self.mask_token = nn.Parameter(torch.zeros(1, 3, 1, 1))
             chans = [3] + list(cfg.cnn_channels)
@@ -250,6 +265,17 @@ class VisualEncoder(nn.Module):
     def forward(self, image, patch_mask=None):
         """image (B,3,S,S) in [0,1]; patch_mask (B,N), true = masked -> (B, 1+N, Wv)."""
         cfg = self.cfg
+        if cfg.image_encoder == "efficientnet_lite0":
+            self.backbone.eval()
+            x = effnet.EfficientNetLite0.normalize(image * 255)              # (x·255 − 127) / 128, not CLIP's
+            if patch_mask is not None:
+                x = torch.where(pixel_mask(patch_mask, cfg.grid, cfg.patch_size), self.mask_token, x)
+            tokens = self.proj(self.backbone.extract_features(x).flatten(2).transpose(1, 2))
+            cls = self.cls_token + tokens.mean(1, keepdim=True)
+            x = torch.cat((cls, tokens), dim=1) + self.pos_embed
+            for blk in self.blocks:
+                x = blk(x)
+            return self.norm(x)
         x = normalize_image(image)
         if cfg.image_encoder == "vit":
             tokens = self.patch_embed.proj(x).flatten(2).transpose(1, 2)

@@ -11,13 +11,14 @@ struct Pretrain: ParsableCommand {
         abstract: "Pretrain a model on a Fashion-Gen-schema catalog: MVLT (MIR + ITM + MLM) or SyncMask (ITC + ITM + MLM + MIM).",
         discussion: """
         The config's family picks the recipe: mvlt-tiny / mvlt-demo train MVLT with the original recipe, \
-        syncmask-base / syncmask-demo / syncmask-minilm train SyncMask (docs/SYNCMASK.md; syncmask-minilm starts its \
-        text tower from all-MiniLM-L6-v2: scripts/fetch-weights minilm-l6). Writes RUN/config.json, RUN/metrics.jsonl, \
+        syncmask-base / syncmask-demo / syncmask-minilm / syncmask-effnet train SyncMask (docs/SYNCMASK.md; \
+        syncmask-minilm starts its text tower from all-MiniLM-L6-v2: scripts/fetch-weights minilm-l6; syncmask-effnet \
+        its image tower from EfficientNet-Lite0: scripts/fetch-weights efficientnet-lite0). Writes RUN/config.json, RUN/metrics.jsonl, \
         checkpoints under RUN/checkpoints and RUN/last.json. With --resume, continues from the last complete \
         checkpoint and gives the same losses as an uninterrupted run.
         """)
 
-    @Option(help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo, syncmask-minilm) or a JSON config file.")
+    @Option(help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo, syncmask-minilm, syncmask-effnet) or a JSON config file.")
     var config = "mvlt-demo"
     @OptionGroup var loop: TrainingLoopOptions
     @Option(help: "Start from these weights where names and shapes match (e.g. ImageNet PVT-v1-Tiny converted with scripts/convert-mvlt-checkpoint --partial), as the original does.")

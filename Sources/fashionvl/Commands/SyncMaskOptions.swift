@@ -25,7 +25,7 @@ struct SyncMaskOptions: ParsableArguments {
     @Option(help: "SyncMask: validation products for the held-out retrieval and ITM checks. Default 256.")
     var evalProducts: Int?
     @Option(name: .customLong("init"),
-            help: "SyncMask: start towers from pretrained weights: text=minilm-l6|FILE (BERT layout)[,image=FILE (visual_encoder.* tensors)]; overrides the config's text_init / image_init (docs/SYNCMASK.md). Fetch minilm-l6 with scripts/fetch-weights.")
+            help: "SyncMask: start towers from pretrained weights: text=minilm-l6|FILE (BERT layout)[,image=efficientnet-lite0|FILE (visual_encoder.* tensors, or a converted EfficientNet-Lite0 file with image_encoder efficientnet_lite0)]; overrides the config's text_init / image_init (docs/SYNCMASK.md). Fetch the named weights with scripts/fetch-weights.")
     var towerInit: String?
     @Flag(help: "SyncMask: drop image-text contrastive learning (ablation).") var noItc = false
     @Flag(help: "SyncMask: drop masked image modelling (ablation).") var noMim = false
