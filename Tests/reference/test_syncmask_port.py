@@ -188,6 +188,47 @@ class Structure(unittest.TestCase):
                 M.SyncMaskConfig.from_dict(dict(demo, **bad))
 
 
+    def test_efficientnet_stem(self):
+        """image_encoder efficientnet_lite0: the backbone's lukemelas names under visual_encoder.backbone, its own
+        normalisation, BatchNorm on the running statistics in training mode, masked 32-px patches before the
+        backbone; patch_size must be 32."""
+        import effnet_lite_port as E
+        cfg = tiny(image_encoder="efficientnet_lite0", image_size=64, patch_size=32)
+        model, batch = tiny_model(cfg)
+        ve = model.visual_encoder
+        names = {k[len("visual_encoder.backbone."):] for k in model.state_dict() if k.startswith("visual_encoder.backbone.")}
+        self.assertEqual(names, set(E.EfficientNetLite0().state_dict()))
+        self.assertEqual(tuple(ve.proj.weight.shape), (cfg.vision_width, 1280))
+        model.train()
+        img = batch["image"]
+        with torch.no_grad():
+            var = ve.backbone._bn1.running_var.clone()
+            out = ve(img)
+            self.assertTrue(torch.equal(var, ve.backbone._bn1.running_var))
+            self.assertFalse(ve.backbone.training)
+            alone = ve(img[:1])
+            self.assertLess(float((out[:1] - alone).abs().max()), 1e-3)   # batch statistics would move it by ~1
+            grid = ve.backbone.extract_features((img * 255 - 127) / 128)
+            tokens = ve.proj(grid.flatten(2).transpose(1, 2))
+            x = torch.cat((ve.cls_token + tokens.mean(1, keepdim=True), tokens), 1) + ve.pos_embed
+            for blk in ve.blocks:
+                x = blk(x)
+            self.assertLess(float((ve.norm(x) - out).abs().max()), 1e-5)
+            # Masking patch 3 (bottom right) changes only what the backbone sees there.
+            mask = torch.zeros(img.shape[0], 4, dtype=torch.bool)
+            mask[:, 3] = True
+            masked = (img * 255 - 127) / 128
+            masked[:, :, 32:, 32:] = ve.mask_token.reshape(1, 3, 1, 1)
+            ref = ve.proj(ve.backbone.extract_features(masked).flatten(2).transpose(1, 2))
+            x = torch.cat((ve.cls_token + ref.mean(1, keepdim=True), ref), 1) + ve.pos_embed
+            for blk in ve.blocks:
+                x = blk(x)
+            self.assertLess(float((ve.norm(x) - ve(img, mask)).abs().max()), 1e-5)
+        for bad in (dict(patch_size=16), dict(image_size=48)):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                tiny(image_encoder="efficientnet_lite0", **dict(dict(image_size=64, patch_size=32), **bad))
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Item 12: ITC targets
 # ---------------------------------------------------------------------------------------------------------------------
