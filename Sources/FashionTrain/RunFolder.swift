@@ -19,6 +19,31 @@ public enum RunFolder {
         }
     }
 
+    /// Runs a training command (`body`) on the run folder `path`, so that a command that fails before its first
+    /// checkpoint leaves nothing behind: what it created there (the folder itself, config.json, metrics.jsonl,
+    /// checkpoints/) is removed, and the rerun is not refused with "already holds a run". A run that wrote a
+    /// checkpoint (last.json) is kept for `--resume`; a folder that held a run before the command is left alone.
+    public static func removingIfUnstarted<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        let fm = FileManager.default
+        let existed = fm.fileExists(atPath: path)
+        let before = Set((try? fm.contentsOfDirectory(atPath: path)) ?? [])
+        let heldRun = before.contains("config.json")
+        do {
+            return try body()
+        } catch {
+            if !heldRun, !fm.fileExists(atPath: path + "/last.json") {
+                if !existed {
+                    try? fm.removeItem(atPath: path)
+                } else {
+                    for name in (try? fm.contentsOfDirectory(atPath: path)) ?? [] where !before.contains(name) {
+                        try? fm.removeItem(atPath: path + "/" + name)
+                    }
+                }
+            }
+            throw error
+        }
+    }
+
     /// Creates the folder and writes config.json (atomically) for a new run.
     public static func create<Config: Encodable>(_ config: Config, run path: String) throws {
         do {

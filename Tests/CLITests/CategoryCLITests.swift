@@ -130,6 +130,13 @@ final class CategoryCLITests: XCTestCase {
         assertOneErrorLine(noCheckpoint, mentions: ["/nonexistent/ck"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: f.dir.appendingPathComponent("a").path), "no run folder for a failed start")
 
+        // A start that fails in training before its first checkpoint leaves no run folder, so the rerun gives the
+        // same error, not "already holds a run" (issue 14 item 6).
+        let bigBatch = finetuneArgs(f, run: "big").map { $0 == "4" ? "512" : $0 }
+        assertOneErrorLine(try CLI.run(bigBatch, timeout: 120), mentions: ["no batch", "batch size 512"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: f.dir.appendingPathComponent("big").path), "run folder left behind")
+        assertOneErrorLine(try CLI.run(bigBatch, timeout: 120), mentions: ["no batch", "batch size 512"])
+
         let unknownTask = try CLI.run(finetuneArgs(f, run: "b", task: "colour"))
         XCTAssertNotEqual(unknownTask.status, 0)
         let first = try XCTUnwrap(unknownTask.stderrLines.first)
