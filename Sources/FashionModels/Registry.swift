@@ -216,6 +216,9 @@ extension ModelRegistry {
         } catch let DecodingError.valueNotFound(type, ctx) {
             throw ModelError.configFile(path: source, field: fieldPath(ctx), reason: "expected \(type), got null")
         } catch let DecodingError.dataCorrupted(ctx) {
+            if ctx.codingPath.isEmpty, let place = ConfigChecks.syntaxError(in: data) {
+                throw ModelError.configFile(path: source, field: nil, reason: "not valid JSON: \(place)")
+            }
             throw ModelError.configFile(path: source, field: ctx.codingPath.isEmpty ? nil : fieldPath(ctx),
                                         reason: ctx.debugDescription)
         } catch {
