@@ -109,7 +109,7 @@ final class PretrainCLITests: XCTestCase {
         let (dir, config) = try catalog()
         let args = pretrainArgs(dir, config, run: "small", steps: 2).map { $0 == "4" ? "512" : $0 }
         let r = try CLI.run(args, timeout: 120)
-        assertOneErrorLine(r, mentions: ["no batch", "batch size 512"])
+        assertOneErrorLine(r, mentions: [dir.appendingPathComponent("data/train.h5").path, "no batch", "batch size 512"])
         // It failed before its first checkpoint: no run folder is left, so the rerun is not refused with
         // "already holds a run" (issue 14 item 6).
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("small").path), "run folder left behind")

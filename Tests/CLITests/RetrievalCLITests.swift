@@ -52,6 +52,17 @@ final class RetrievalCLITests: XCTestCase {
         XCTAssertTrue(html.contains("<caption>Retrieval, sample-100 protocol. Ours: FashionVL MVLT: scorer itm · text title · ties keep · 1 draw</caption>"))
         XCTAssertTrue(html.contains("Full-catalog ranking"))
 
+        // A catalog without products: each protocol refuses it in one line naming the file (issue 14 item 9).
+        let table = dir.appendingPathComponent("empty.csv")
+        try Data("image_path,product_id,title,description,category,subcategory\n".utf8).write(to: table)
+        let empty = dir.appendingPathComponent("empty.h5").path
+        let imported = try CLI.run(["import", "--images", dir.path, "--table", table.path, "--out", empty, "--image-size", "64"])
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        for args in [["retrieval"], ["retrieval", "--protocol", "full"], ["mig"]] {
+            let r = try CLI.run(["evaluate"] + args + ["--checkpoint", run.path, "--data", empty, "--threads", "1"])
+            assertOneErrorLine(r, mentions: [empty, "the evaluated rows hold 0"])
+        }
+
         for scorer in ["itc", "itc+itm"] {
             let r = try CLI.run(["evaluate", "retrieval", "--checkpoint", run.path, "--data", data.path, "--scorer", scorer,
                                  "--threads", "1"])
