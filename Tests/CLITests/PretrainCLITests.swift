@@ -104,6 +104,23 @@ final class PretrainCLITests: XCTestCase {
         assertOneErrorLine(bad2, mentions: ["train.h5"])
     }
 
+    /// Data smaller than the model's image size: one notice for the run (training and validation loaders alike),
+    /// naming the file and both sizes (issue 14 item 10).
+    func testUpsampledDataIsNoticedOnce() throws {
+        let dir = try CLI.tempDir(prefix: "fvl-pretrain-up")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let synth = try CLI.run(["synth", "--out", dir.appendingPathComponent("data").path, "--products", "40",
+                                 "--image-size", "64", "--seed", "1"])
+        XCTAssertEqual(synth.status, 0, synth.stderr)
+        let config = dir.appendingPathComponent("tiny128.json")
+        try Data(Self.tinyConfig.replacingOccurrences(of: #""image_size": 64"#, with: #""image_size": 128"#).utf8).write(to: config)
+        let r = try CLI.run(pretrainArgs(dir, config, run: "up", steps: 1), timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let notices = r.stderrLines.filter { $0.hasPrefix("notice: ") }
+        XCTAssertEqual(notices, ["notice: \(dir.appendingPathComponent("data/train.h5").path): images are 64 px, upsampled to "
+            + "the model's 128 px (no detail is added; import or synthesize at 128 px for sharper inputs)"], r.stderr)
+    }
+
     /// A training split with fewer rows than the batch gives no batch at all: one error line, not an endless loop.
     func testFewerRowsThanBatchIsAnErrorNotAHang() throws {
         let (dir, config) = try catalog()
