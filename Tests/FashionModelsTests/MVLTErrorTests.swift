@@ -84,6 +84,9 @@ final class MVLTErrorTests: XCTestCase {
         XCTAssertEqual(load(#"{"family": "syncmask", "text_width": 100000}"#), "field 'text_width': must be in 1...8192, got 100000")
         XCTAssertEqual(load("{\"image_size\": 64,\n  \"text_length\": 16,,\n}"),
                        "not valid JSON: line 2, column 21: expected a quoted key, found ','")
+        XCTAssertEqual(load("[1, 2, 3]"), "expected a JSON object")
+        XCTAssertEqual(load(#"{"image_size": "big"}"#), "field 'image_size': expected an integer")
+        XCTAssertEqual(load(#"{"embed_dims": 64}"#), "field 'embed_dims': expected a list")
         XCTAssertEqual(load("{\"a\": tru}"), "not valid JSON: line 1, column 10: expected 'true', found '}'")
         XCTAssertEqual(load("{\"image_size\": 64"), "not valid JSON: line 1, column 18: expected ',' or '}', found end of file")
         XCTAssertThrowsError(try ModelRegistry.load(nameOrPath: "mvlt-hug")) { e in
