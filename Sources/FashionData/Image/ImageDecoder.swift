@@ -98,7 +98,9 @@ public struct ImageDecoder: Sendable {
 
     static func stbReason() -> String {
         guard let r = stbi_failure_reason(), r.pointee != 0 else { return "unknown decoder failure" }
-        return String(cString: r)
+        let code = String(cString: r)
+        // stb's reasons are terse ("expected marker", "IDA", even "I"); a code too short to read gets context.
+        return code.count < 4 ? "corrupt or truncated data (decoder code '\(code)')" : code
     }
 
     static func reason(of error: Error) -> String {
