@@ -164,9 +164,7 @@ struct EvaluateRetrieval: ParsableCommand {
     private func runFull(scorer: any RetrievalScorer, data: EvaluationData, run: String, labels: RetrievalEvaluation.Labels) throws {
         let products = RetrievalEvaluation.fullProducts(productIDs: try data.file.productIDs, rows: data.rows, limit: queries)
         let n = products.count
-        guard n >= 2 else {
-            throw EvalError.invalidArgument("\(data.path): full-catalog retrieval needs at least 2 products, the evaluated rows hold \(n)")
-        }
+        try data.require(n, atLeast: 2, "products", for: "full-catalog retrieval")
         let rule = ties ?? .default(for: scorer.kind)
         let work: String
         switch scorer.kind {
