@@ -1,8 +1,9 @@
 // `fashionvl import`: a folder of JPEG/PNG images plus a CSV/JSONL table → one Fashion-Gen HDF5 file.
 // Images are padded to square on white and resized; rows whose image is missing or undecodable (or lies
 // outside the images folder), whose text is not valid UTF-8 (or has no latin-1 form), or whose product id is not
-// an integer are reported and skipped. Rows sharing a product id with different product text refuse the table. The output's folder is created when missing (the writer itself refuses a missing folder). The output
-// appears atomically (the writer renames a finished temp file) or not at all.
+// an integer are reported and skipped. Rows sharing a product id with different product text refuse the table.
+// The output's folder is created when missing (the writer itself refuses a missing folder). The output appears
+// atomically (the writer renames a finished temp file) or not at all.
 
 import Foundation
 
@@ -76,7 +77,7 @@ public struct CatalogImport: Sendable {
         for row in table.rows {
             let p = prepare(row, table: table)
             if case let .success(rec) = p {
-                if !warnedLong, let (key, count) = rec.text.map({ ($0.key, $0.value.count) }).filter({ $0.1 > Self.longFieldWarning }).min(by: { $0.0 < $1.0 }) {
+                if !warnedLong, let (key, count) = Self.longField(rec.text) {
                     warn("\(tablePath): line \(row.line) (product id \(rec.id)): column '\(key)' has \(count) characters "
                          + "(more than \(Self.longFieldWarning)); imported whole, though the models read only its first tokens "
                          + "(further long fields are not reported)")
@@ -125,6 +126,11 @@ public struct CatalogImport: Sendable {
         return result
     }
 
+    /// The first column (by name) whose text is longer than `longFieldWarning` characters, and its length.
+    static func longField(_ text: [String: String]) -> (String, Int)? {
+        text.map { ($0.key, $0.value.count) }.filter { $0.1 > longFieldWarning }.min { $0.0 < $1.0 }
+    }
+
     /// The images folder, symbolic links resolved; refused when it is missing or not a folder.
     static func imagesRoot(_ dir: String) throws -> String {
         var isDir: ObjCBool = false
@@ -151,7 +157,7 @@ public struct CatalogImport: Sendable {
         }
         let joined = root + "/" + path
         guard let real = realPath(joined) else { return .success(joined) }   // missing: the decoder says so
-        guard real.hasPrefix(root + "/") else {
+        guard real.hasPrefix(root.hasSuffix("/") ? root : root + "/") else {
             return .failure(Refusal(reason: "image path leads outside --images (through a symbolic link, to \(real))"))
         }
         return .success(real)

@@ -8,8 +8,8 @@ import Foundation
 public enum CatalogImportError: Error, Equatable, CustomStringConvertible {
     case unreadableTable(file: String, reason: String)
     case unsupportedTable(file: String)
-    /// `row` is the 1-based line of the file.
-    case malformedTable(file: String, row: Int, reason: String)
+    /// `line` is the 1-based line of the file.
+    case malformedTable(file: String, line: Int, reason: String)
     case missingColumn(file: String, column: String)
     case noRows(file: String)
     case imagesFolder(folder: String, reason: String)
@@ -28,7 +28,6 @@ public enum CatalogImportError: Error, Equatable, CustomStringConvertible {
             return "\(file): lines \(firstLine) and \(line) both have product id \(id) but different \(field) "
                 + "('\(Self.excerpt(first))' vs '\(Self.excerpt(other))'); expected one text per product (poses of one product "
                 + "share it); no output written"
-
         }
     }
 }
@@ -151,13 +150,13 @@ public struct CatalogTable: Sendable {
             i += 1
         }
         if inQuotes {
-            throw CatalogImportError.malformedTable(file: file, row: quotedStartLine, reason: "unterminated quoted field")
+            throw CatalogImportError.malformedTable(file: file, line: quotedStartLine, reason: "unterminated quoted field")
         }
         if !field.isEmpty || !record.isEmpty { endRecord() }
         guard let head = records.first else { return ([], []) }   // an empty file: no header, no rows
         let header = head.fields.compactMap { String(validating: $0, as: UTF8.self) }
         guard header.count == head.fields.count else {
-            throw CatalogImportError.malformedTable(file: file, row: head.line, reason: "header is not valid UTF-8")
+            throw CatalogImportError.malformedTable(file: file, line: head.line, reason: "header is not valid UTF-8")
         }
         let keys = header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         var rows: [Row] = []
