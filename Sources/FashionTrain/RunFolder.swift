@@ -10,6 +10,11 @@ public enum RunFolder {
         let configPath = path + "/config.json"
         guard FileManager.default.fileExists(atPath: configPath) else { return nil }
         guard resume else {
+            if !FileManager.default.fileExists(atPath: path + "/last.json") {
+                // A run killed before its first checkpoint (a failure would have removed the folder).
+                throw TrainError.badArgument("\(path) holds a run that stopped before its first checkpoint (config.json, no last.json): "
+                                             + "pass --resume to start it again with its saved config, remove the folder, or choose another --out")
+            }
             throw TrainError.badArgument("\(path) already holds a run (config.json): pass --resume to continue it, or choose another --out")
         }
         do {

@@ -81,6 +81,14 @@ final class PretrainCLITests: XCTestCase {
         let again = try CLI.run(pretrainArgs(dir, config, run: "r", steps: 2), timeout: 60)
         assertOneErrorLine(again, mentions: ["--resume"])
         XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("r/metrics.jsonl")), before)
+        // A run killed before its first checkpoint (config.json only): the refusal says so; --resume starts it again.
+        let killed = dir.appendingPathComponent("killed-early")
+        try FileManager.default.createDirectory(at: killed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: dir.appendingPathComponent("r/config.json"), to: killed.appendingPathComponent("config.json"))
+        assertOneErrorLine(try CLI.run(pretrainArgs(dir, config, run: "killed-early", steps: 1), timeout: 60),
+                           mentions: [killed.path, "stopped before its first checkpoint", "--resume"])
+        let restarted = try CLI.run(pretrainArgs(dir, config, run: "killed-early", steps: 1) + ["--resume"], timeout: 120)
+        XCTAssertEqual(restarted.status, 0, restarted.stderr)
 
         let unknown = try CLI.run(["pretrain", "--config", "mvlt-huge", "--data", dir.path, "--out", dir.appendingPathComponent("x").path])
         assertOneErrorLine(unknown, mentions: ["mvlt-huge", "mvlt-demo"])
