@@ -97,6 +97,29 @@ def hdf5() -> None:
     p = ROOT / "hdf5/no-keys.h5"
     with h5py.File(p, "w") as f:
         f.create_dataset("unrelated", data=np.zeros(3, dtype=np.uint8))
+    text_keys = ["input_name", "input_description", "input_category", "input_subcategory", "input_brand",
+                 "input_composition", "input_department", "input_gender", "input_season", "input_pose",
+                 "input_concat_description"]
+
+    def catalog(rel: str, rows: int = 2, image=(4, 4, 3), dtype=np.uint8, text_rows=None, drop=()) -> None:
+        n = rows if text_rows is None else text_rows
+        with h5py.File(ROOT / rel, "w") as f:
+            f.create_dataset("input_image", data=np.zeros((rows,) + image, dtype=dtype))
+            for k in text_keys:
+                if k not in drop:
+                    f.create_dataset(k, data=np.array([[b"x"]] * n, dtype="S10"))
+            if "input_msrpUSD" not in drop:
+                f.create_dataset("input_msrpUSD", data=np.zeros((n, 1), dtype=np.float32))
+            for k in ["input_productID", "index", "index_2"]:
+                if k not in drop:
+                    f.create_dataset(k, data=np.arange(n, dtype=np.int64).reshape(-1, 1))
+
+    catalog("hdf5/zero-rows.h5", rows=0)
+    catalog("hdf5/image-3d.h5", image=(4, 4))
+    catalog("hdf5/image-not-square.h5", image=(4, 5, 3))
+    catalog("hdf5/image-float.h5", dtype=np.float32)
+    catalog("hdf5/rows-disagree.h5", text_rows=3)
+    catalog("hdf5/no-product-id.h5", drop=("input_productID",))
     full = io.BytesIO()
     with h5py.File(full, "w") as f:
         f.create_dataset("input_image", data=np.zeros((2, 4, 4, 3), dtype=np.uint8))
