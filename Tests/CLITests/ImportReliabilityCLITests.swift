@@ -95,6 +95,12 @@ final class ImportReliabilityCLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         let file = images.appendingPathComponent("red.png").path
         XCTAssertEqual(try runImport(csv, images: file).stderrLines, ["error: \(file): images folder (--images) is not a folder"])
+        // A folder as --out: refused before any image is read, not "rename failed (Is a directory)" at the end.
+        let outFolder = dir.appendingPathComponent("out-folder")
+        try FileManager.default.createDirectory(at: outFolder, withIntermediateDirectories: true)
+        let o = try CLI.run(["import", "--images", images.path, "--table", csv, "--out", outFolder.path, "--image-size", "16"])
+        assertOneErrorLine(o, mentions: [outFolder.path, "--out is a folder; expected a file path such as"])
+        XCTAssertEqual(CLI.files(in: outFolder), [])
         // A folder named like an image: a reason, not "NSCocoaErrorDomain error 256".
         try FileManager.default.createDirectory(at: images.appendingPathComponent("dir.png"), withIntermediateDirectories: true)
         let d = try runImport(try table("d.csv", Self.header + "dir.png,1,a,b,TOPS,T\nred.png,2,a,b,TOPS,T\n"))

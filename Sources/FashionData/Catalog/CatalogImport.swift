@@ -63,6 +63,11 @@ public struct CatalogImport: Sendable {
         guard (8...1024).contains(imageSize) else {
             throw ImageError.invalidArgument(operation: "import", reason: "expected image size 8...1024, got \(imageSize)")
         }
+        var outIsDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: outPath, isDirectory: &outIsDir), outIsDir.boolValue {
+            throw FashionGenError.io(file: outPath, key: "", operation: "write the catalog",
+                                     detail: "--out is a folder; expected a file path such as \(outPath)/catalog.h5")
+        }
         let table = try CatalogTable(file: tablePath)
         let root = try Self.imagesRoot(imagesDir)
         if !table.unknownColumns.isEmpty {
