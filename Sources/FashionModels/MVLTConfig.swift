@@ -41,6 +41,7 @@ public struct MVLTHeads: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: Decoder) throws {
+        try ConfigChecks.refuseUnknownKeys(decoder, known: ["mlm", "itm", "mir", "category"])
         let c = try decoder.container(keyedBy: CodingKeys.self)
         mlm = try c.decodeIfPresent(Bool.self, forKey: .mlm) ?? true
         itm = try c.decodeIfPresent(Bool.self, forKey: .itm) ?? true
@@ -83,8 +84,10 @@ public struct MVLTConfig: Codable, Sendable, Equatable {
         case posEmbedResize = "pos_embed_resize", textEmbeddingInit = "text_embedding_init"
     }
 
-    /// Missing fields keep their defaults, so a JSON file only lists what differs from `mvlt-tiny`.
+    /// Missing fields keep their defaults, so a JSON file only lists what differs from `mvlt-tiny`; unknown keys
+    /// are errors (a misspelt key must not train silently). "family" ("mvlt") is the registry's dispatch key.
     public init(from decoder: Decoder) throws {
+        try ConfigChecks.refuseUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue) + ["family"])
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func get<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
             if let v = try c.decodeIfPresent(T.self, forKey: key) { value = v }
@@ -116,17 +119,21 @@ public struct MVLTConfig: Codable, Sendable, Equatable {
         func fail(_ field: CodingKeys, _ reason: String) -> ModelError {
             ModelError.invalidConfig(field: field.rawValue, reason: reason)
         }
-        let stride = patchSizes.reduce(1, *)
-        for (key, v) in [(CodingKeys.textLength, textLength), (.vocabSize, vocabSize), (.textHidden, textHidden),
-                         (.maxPositions, maxPositions), (.typeVocabSize, typeVocabSize),
-                         (.decoderChannels, decoderChannels)] where v <= 0 {
-            throw fail(key, "must be positive, got \(v)")
-        }
-        for (key, list) in [(CodingKeys.embedDims, embedDims), (.numHeads, numHeads), (.mlpRatios, mlpRatios),
-                            (.depths, depths), (.srRatios, srRatios), (.patchSizes, patchSizes), (.pvtGrid, pvtGrid)] {
+        // Sizes first, each bounded, so an absurd value is refused naming its field before anything is allocated.
+        try ConfigChecks.bounds([
+            (CodingKeys.imageSize.rawValue, imageSize, 32...4096), (CodingKeys.textLength.rawValue, textLength, 1...8192),
+            (CodingKeys.vocabSize.rawValue, vocabSize, 1...(1 << 20)), (CodingKeys.textHidden.rawValue, textHidden, 1...8192),
+            (CodingKeys.maxPositions.rawValue, maxPositions, 1...8192),
+            (CodingKeys.typeVocabSize.rawValue, typeVocabSize, 1...1024),
+            (CodingKeys.decoderChannels.rawValue, decoderChannels, 1...4096),
+        ])
+        for (key, list, range) in [(CodingKeys.embedDims, embedDims, 1...8192), (.numHeads, numHeads, 1...256),
+                                   (.mlpRatios, mlpRatios, 1...16), (.depths, depths, 1...64), (.srRatios, srRatios, 1...64),
+                                   (.patchSizes, patchSizes, 1...64), (.pvtGrid, pvtGrid, 1...1024)] {
             guard list.count == 4 else { throw fail(key, "must have 4 entries (one per stage), got \(list.count)") }
-            if let bad = list.first(where: { $0 <= 0 }) { throw fail(key, "entries must be positive, got \(bad)") }
+            try ConfigChecks.bounds(key.rawValue, list, range)
         }
+        let stride = patchSizes.reduce(1, *)
         guard imageSize > 0, imageSize % stride == 0, imageSize % 32 == 0 else {
             throw fail(.imageSize, "must be a positive multiple of 32, got \(imageSize)")
         }

@@ -28,7 +28,8 @@ extension MVLT {
     /// The losses of `output` against the labels:
     ///  - mir = SmoothL1(out, clean image, β 1, mean over all B·3·S·S values) (also on clean-input steps),
     ///  - itm = CE(itm logits (B, 2), itm labels (B)),
-    ///  - mlm = CE(mlm logits over B·L, labels (B, L), ignore −100, mean over labelled tokens),
+    ///  - mlm = CE(mlm logits over B·L, labels (B, L), ignore −100, mean over labelled tokens); 0 when no token is
+    ///    labelled,
     ///  - category = CE(48) + CE(122) when the category head and labels are given,
     ///  - total = mlm + itm + 10·mir (+ category), summed in that order.
     public static func losses(_ output: MVLTOutput, cleanImage: Tensor?, mlmLabels: Tensor?, itmLabels: Tensor?,
@@ -37,7 +38,13 @@ extension MVLT {
         var mlm: Tensor?, itm: Tensor?, mir: Tensor?, sup: Tensor?, sub: Tensor?, accuracy: Tensor?
         if terms.mlm, let logits = output.mlm, let labels = mlmLabels {
             let v = logits.size(-1)
-            mlm = try logits.reshape([-1, v]).crossEntropy(target: labels.reshape([-1]), ignoreIndex: -100)
+            let flat = try labels.reshape([-1])
+            // No labelled word in the batch (the 15 % Bernoulli selected none, likely at small batches): CE's mean
+            // over zero tokens is 0/0 = NaN, and the original's fp16 GradScaler then skips the whole step. The term
+            // is 0 instead (as in SyncMask), still attached to the graph so the other terms train.
+            let labelled = flat.numel == 0 ? 0 : try flat.ne(-100).sum().itemInt()
+            mlm = labelled == 0 ? try logits.sum().mul(0)
+                                : try logits.reshape([-1, v]).crossEntropy(target: flat, ignoreIndex: -100)
         }
         if let logits = output.itm, let labels = itmLabels {
             let flat = try labels.reshape([-1])

@@ -75,13 +75,8 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
 
     /// Missing fields keep their defaults; unknown keys are errors (a misspelt key must not train silently).
     public init(from decoder: Decoder) throws {
+        try ConfigChecks.refuseUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let any = try decoder.container(keyedBy: AnyKey.self)
-        let known = Set(CodingKeys.allCases.map(\.rawValue))
-        if let unknown = any.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw DecodingError.dataCorrupted(.init(codingPath: [AnyKey(stringValue: unknown)!],
-                                                    debugDescription: "unknown key (known: \(known.sorted().joined(separator: ", ")))"))
-        }
         func get<T: Decodable>(_ key: CodingKeys, _ value: inout T) throws {
             if let v = try c.decodeIfPresent(T.self, forKey: key) { value = v }
         }
@@ -97,13 +92,6 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
         try get(.poolFactor, &poolFactor); try get(.textPool, &textPool)
         textInit = try c.decodeIfPresent(String.self, forKey: .textInit)
         imageInit = try c.decodeIfPresent(String.self, forKey: .imageInit)
-    }
-
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 
     // MARK: derived values
@@ -129,21 +117,15 @@ public struct SyncMaskConfig: Codable, Sendable, Equatable {
             ModelError.invalidConfig(field: field.rawValue, reason: reason)
         }
         guard family == "syncmask" else { throw fail(.family, "must be \"syncmask\", got \"\(family)\"") }
-        // Upper bounds keep an absurd value from reaching libtorch's allocator without a field named.
-        let bounded: [(CodingKeys, Int, Int)] = [
-            (.imageSize, imageSize, 4096), (.patchSize, patchSize, 512), (.visionWidth, visionWidth, 8192),
-            (.visionHeads, visionHeads, 256), (.mlpRatio, mlpRatio, 16), (.textWidth, textWidth, 8192),
-            (.textHeads, textHeads, 256), (.intermediateSize, intermediateSize, 65536),
-            (.vocabSize, vocabSize, 1 << 20), (.maxPositions, maxPositions, 8192), (.textLength, textLength, 8192),
-            (.embedDim, embedDim, 8192), (.queueSize, queueSize, 1 << 20), (.poolFactor, poolFactor, 64),
-        ]
-        for (key, v, limit) in bounded where v <= 0 || v > limit {
-            throw fail(key, "must be in 1...\(limit), got \(v)")
-        }
-        for (key, v) in [(CodingKeys.visionDepth, visionDepth), (.textLayers, textLayers), (.mimDecoderLayers, mimDecoderLayers)]
-            where v < 0 || v > 64 {
-            throw fail(key, "must be in 0...64, got \(v)")
-        }
+        try ConfigChecks.bounds([
+            ("image_size", imageSize, 1...4096), ("patch_size", patchSize, 1...512), ("vision_width", visionWidth, 1...8192),
+            ("vision_heads", visionHeads, 1...256), ("mlp_ratio", mlpRatio, 1...16), ("text_width", textWidth, 1...8192),
+            ("text_heads", textHeads, 1...256), ("intermediate_size", intermediateSize, 1...65536),
+            ("vocab_size", vocabSize, 1...(1 << 20)), ("max_positions", maxPositions, 1...8192),
+            ("text_length", textLength, 1...8192), ("embed_dim", embedDim, 1...8192), ("queue_size", queueSize, 1...(1 << 20)),
+            ("pool_factor", poolFactor, 1...64), ("vision_depth", visionDepth, 0...64), ("text_layers", textLayers, 0...64),
+            ("mim_decoder_layers", mimDecoderLayers, 0...64),
+        ])
         guard fusionLayers >= 1, fusionLayers <= 64 else { throw fail(.fusionLayers, "must be in 1...64, got \(fusionLayers)") }
         if imageEncoder == .cnn {
             guard !cnnChannels.isEmpty, cnnChannels.count <= 8, cnnChannels.allSatisfy({ $0 > 0 && $0 % 4 == 0 && $0 <= 4096 }) else {

@@ -124,7 +124,7 @@ public final class Trainer {
                 // An epoch without a single batch would repeat forever: say why instead.
                 emptyEpochs = state.batchInEpoch == 0 ? emptyEpochs + 1 : 0
                 if emptyEpochs >= 2 {
-                    throw TrainError.badArgument("the training split gives no batch: \(loader.catalog.rows.count) rows, batch size \(options.batchSize) (use a smaller --batch or more data)")
+                    throw TrainError.badArgument("\(loader.file.path): the training split gives no batch: \(loader.catalog.rows.count) rows, batch size \(options.batchSize) (use a smaller --batch or more data)")
                 }
                 (state.epoch, state.batchInEpoch, epochIter) = (state.epoch + 1, 0, nil)
                 continue

@@ -130,6 +130,26 @@ final class CategoryCLITests: XCTestCase {
         assertOneErrorLine(noCheckpoint, mentions: ["/nonexistent/ck"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: f.dir.appendingPathComponent("a").path), "no run folder for a failed start")
 
+        // A start that fails in training before its first checkpoint leaves no run folder, so the rerun gives the
+        // same error, not "already holds a run" (issue 14 item 6).
+        let bigBatch = finetuneArgs(f, run: "big").map { $0 == "4" ? "512" : $0 }
+        assertOneErrorLine(try CLI.run(bigBatch, timeout: 120), mentions: ["no batch", "batch size 512"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: f.dir.appendingPathComponent("big").path), "run folder left behind")
+        assertOneErrorLine(try CLI.run(bigBatch, timeout: 120), mentions: ["no batch", "batch size 512"])
+
+        // Evaluation data without rows: one line naming the file (issue 14 item 9).
+        let table = f.dir.appendingPathComponent("empty.csv")
+        try Data("image_path,product_id,title,description,category,subcategory\n".utf8).write(to: table)
+        let empty = f.dir.appendingPathComponent("empty.h5").path
+        XCTAssertEqual(try CLI.run(["import", "--images", f.dir.path, "--table", table.path, "--out", empty]).status, 0)
+        let ft = f.dir.appendingPathComponent("ft").path
+        let done = try CLI.run(finetuneArgs(f, run: "ft").map { $0 == "4" ? "1" : $0 }, timeout: 120)
+        XCTAssertEqual(done.status, 0, done.stderr)
+        for task in ["mcr", "scr"] {
+            assertOneErrorLine(try CLI.run(["evaluate", task, "--checkpoint", ft, "--data", empty, "--threads", "1"]),
+                               mentions: [empty, "category recognition needs at least 1 row, the evaluated rows hold 0"])
+        }
+
         let unknownTask = try CLI.run(finetuneArgs(f, run: "b", task: "colour"))
         XCTAssertNotEqual(unknownTask.status, 0)
         let first = try XCTUnwrap(unknownTask.stderrLines.first)

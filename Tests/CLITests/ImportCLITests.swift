@@ -1,5 +1,5 @@
-// `fashionvl import`: images + CSV/JSONL → a Fashion-Gen HDF5 file. Bad rows are reported ("skipped row N:
-// FILE: reason", one line each) and skipped, exit 0 when other rows import; a bad table is refused up front
+// `fashionvl import`: images + CSV/JSONL → a Fashion-Gen HDF5 file. Bad rows are reported ("skipped line N
+// (product id P): FILE: reason", N a line of the table file, one line each) and skipped, exit 0 when other rows import; a bad table is refused up front
 // with one error line and no output. Images: Tests/reference/cli_import_images.py (Pillow).
 import Foundation
 import XCTest
@@ -34,7 +34,8 @@ final class ImportCLITests: XCTestCase {
         var csv: [UInt8] = [0xEF, 0xBB, 0xBF]
         csv += Array(Self.header.utf8)
         csv += Array("red.png,11,\"Red tee, \"\"classic\"\"\",\"Soft cotton.\r\nTwo lines.\",TOPS,T-SHIRTS,Acme\r\n".utf8)
-        csv += Array("grey.png,11,Red tee,Back view.,TOPS,T-SHIRTS,Acme\r\n".utf8)
+        // A second pose of product 11: same product text (rows sharing an id must share it).
+        csv += Array("grey.png,11,\"Red tee, \"\"classic\"\"\",\"Soft cotton.\r\nTwo lines.\",TOPS,T-SHIRTS,Acme\r\n".utf8)
         csv += Array("blue.jpg,12,Caf\u{E9} tote,Canvas.,BAGS,TOTE BAGS,\r\n".utf8)
         let r = try runImport(try table("catalog.csv", csv))
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -77,8 +78,8 @@ final class ImportCLITests: XCTestCase {
         let lines = r.stderrLines
         XCTAssertEqual(lines.count, 2, "one line per skipped row: \(r.stderr)")
         guard lines.count == 2 else { return }
-        XCTAssertTrue(lines[0].hasPrefix("skipped row 2: corrupt.jpg: image cannot be decoded ("), lines[0])
-        XCTAssertTrue(lines[1].hasPrefix("skipped row 3: missing.png: image missing or unreadable ("), lines[1])
+        XCTAssertTrue(lines[0].hasPrefix("skipped line 3 (product id 12): corrupt.jpg: image cannot be decoded ("), lines[0])
+        XCTAssertTrue(lines[1].hasPrefix("skipped line 4 (product id 13): missing.png: image missing or unreadable ("), lines[1])
         XCTAssertEqual(try InspectSummary.parse(try CLI.run(["inspect", out])).rows, 2)
     }
 
@@ -91,7 +92,7 @@ final class ImportCLITests: XCTestCase {
         XCTAssertEqual(r.stdout, "")
         let lines = r.stderrLines
         XCTAssertEqual(lines.count, 2, r.stderr)
-        XCTAssertTrue(lines.first?.hasPrefix("skipped row 1: corrupt.jpg: image cannot be decoded") ?? false, r.stderr)
+        XCTAssertTrue(lines.first?.hasPrefix("skipped line 2 (product id 12): corrupt.jpg: image cannot be decoded") ?? false, r.stderr)
         XCTAssertEqual(lines.last, "error: \(path): no row could be imported; no output written")
         XCTAssertEqual(CLI.files(in: outDir), [], "no output and no temp file")
     }
@@ -104,7 +105,7 @@ final class ImportCLITests: XCTestCase {
         let r = try runImport(try table("catalog.csv", csv))
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, "wrote \(out): 2 rows imported, 1 skipped\n")
-        XCTAssertEqual(r.stderrLines, ["skipped row 2: blue.jpg: field 'title' is not valid UTF-8"])
+        XCTAssertEqual(r.stderrLines, ["skipped line 3 (product id 12): blue.jpg: field 'title' is not valid UTF-8"])
         let s = try InspectSummary.parse(try CLI.run(["inspect", out]))
         XCTAssertEqual(s.rows, 2)
         XCTAssertEqual(s.categories, ["TOPS": 2])
@@ -116,7 +117,7 @@ final class ImportCLITests: XCTestCase {
         try FileManager.default.removeItem(atPath: out)
         let j = try runImport(try table("catalog.jsonl", jsonl))
         XCTAssertEqual(j.status, 0, j.stderr)
-        XCTAssertEqual(j.stderrLines, ["skipped row 2: -: line is not valid UTF-8"])
+        XCTAssertEqual(j.stderrLines, ["skipped line 2: -: line is not valid UTF-8"])
         XCTAssertEqual(try InspectSummary.parse(try CLI.run(["inspect", out])).rows, 1)
     }
 

@@ -81,6 +81,14 @@ final class PretrainCLITests: XCTestCase {
         let again = try CLI.run(pretrainArgs(dir, config, run: "r", steps: 2), timeout: 60)
         assertOneErrorLine(again, mentions: ["--resume"])
         XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("r/metrics.jsonl")), before)
+        // A run killed before its first checkpoint (config.json only): the refusal says so; --resume starts it again.
+        let killed = dir.appendingPathComponent("killed-early")
+        try FileManager.default.createDirectory(at: killed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: dir.appendingPathComponent("r/config.json"), to: killed.appendingPathComponent("config.json"))
+        assertOneErrorLine(try CLI.run(pretrainArgs(dir, config, run: "killed-early", steps: 1), timeout: 60),
+                           mentions: [killed.path, "stopped before its first checkpoint", "--resume"])
+        let restarted = try CLI.run(pretrainArgs(dir, config, run: "killed-early", steps: 1) + ["--resume"], timeout: 120)
+        XCTAssertEqual(restarted.status, 0, restarted.stderr)
 
         let unknown = try CLI.run(["pretrain", "--config", "mvlt-huge", "--data", dir.path, "--out", dir.appendingPathComponent("x").path])
         assertOneErrorLine(unknown, mentions: ["mvlt-huge", "mvlt-demo"])
@@ -104,11 +112,33 @@ final class PretrainCLITests: XCTestCase {
         assertOneErrorLine(bad2, mentions: ["train.h5"])
     }
 
+    /// Data smaller than the model's image size: one notice for the run (training and validation loaders alike),
+    /// naming the file and both sizes (issue 14 item 10).
+    func testUpsampledDataIsNoticedOnce() throws {
+        let dir = try CLI.tempDir(prefix: "fvl-pretrain-up")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let synth = try CLI.run(["synth", "--out", dir.appendingPathComponent("data").path, "--products", "40",
+                                 "--image-size", "64", "--seed", "1"])
+        XCTAssertEqual(synth.status, 0, synth.stderr)
+        let config = dir.appendingPathComponent("tiny128.json")
+        try Data(Self.tinyConfig.replacingOccurrences(of: #""image_size": 64"#, with: #""image_size": 128"#).utf8).write(to: config)
+        let r = try CLI.run(pretrainArgs(dir, config, run: "up", steps: 1), timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let notices = r.stderrLines.filter { $0.hasPrefix("notice: ") }
+        XCTAssertEqual(notices, ["notice: \(dir.appendingPathComponent("data/train.h5").path): images are 64 px, upsampled to "
+            + "the model's 128 px (no detail is added; import or synthesize at 128 px for sharper inputs)"], r.stderr)
+    }
+
     /// A training split with fewer rows than the batch gives no batch at all: one error line, not an endless loop.
     func testFewerRowsThanBatchIsAnErrorNotAHang() throws {
         let (dir, config) = try catalog()
         let args = pretrainArgs(dir, config, run: "small", steps: 2).map { $0 == "4" ? "512" : $0 }
         let r = try CLI.run(args, timeout: 120)
-        assertOneErrorLine(r, mentions: ["no batch", "batch size 512"])
+        assertOneErrorLine(r, mentions: [dir.appendingPathComponent("data/train.h5").path, "no batch", "batch size 512"])
+        // It failed before its first checkpoint: no run folder is left, so the rerun is not refused with
+        // "already holds a run" (issue 14 item 6).
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("small").path), "run folder left behind")
+        let again = try CLI.run(args, timeout: 120)
+        assertOneErrorLine(again, mentions: ["no batch", "batch size 512"])
     }
 }

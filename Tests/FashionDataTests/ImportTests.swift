@@ -38,7 +38,7 @@ final class ImportTests: XCTestCase {
         let result = try CatalogImport(imagesDir: dir + "/img", table: table, out: out, imageSize: 8).run { reported.append($0) }
         XCTAssertEqual(result.imported, 2)
         XCTAssertEqual(reported, result.skipped)
-        XCTAssertEqual(result.skipped.map(\.row), [2, 3, 4, 5])
+        XCTAssertEqual(result.skipped.map(\.line), [4, 5, 6, 7], "lines of the file; the first record spans lines 2–3")
         XCTAssertEqual(result.skipped.map(\.file), ["missing.png", "broken.jpg", "blue.png", "blue.png"])
         XCTAssertTrue(result.skipped[0].reason.contains("missing or unreadable"), result.skipped[0].reason)
         XCTAssertTrue(result.skipped[1].reason.contains("cannot be decoded"), result.skipped[1].reason)
@@ -68,7 +68,7 @@ final class ImportTests: XCTestCase {
         let out = dir + "/j.h5"
         let result = try CatalogImport(imagesDir: dir + "/img", table: table, out: out, imageSize: 16).run()
         XCTAssertEqual(result.imported, 2)
-        XCTAssertEqual(result.skipped.map(\.row), [2])
+        XCTAssertEqual(result.skipped.map(\.line), [2])
         let f = try FashionGenFile(path: out)
         XCTAssertEqual(try f.productIDs, [21, 22])
         XCTAssertEqual(try f.prices, [49.5, 0])

@@ -132,6 +132,21 @@ final class S100SamplerTests: XCTestCase {
         XCTAssertThrowsError(try sampler.draw(.tir, seed: 0, queries: 0))
     }
 
+    /// Too few products for a draw: the error names the file (issue 14 item 9), for a sampler read from a file
+    /// and for one given its source.
+    func testTooFewProductsNamesTheFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fvl-s100-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = try ItcRetrievalTests.catalog(in: dir, products: 1)
+        XCTAssertThrowsError(try S100Sampler(file: try FashionGenFile(path: path)).draw(.tir, seed: 0)) { e in
+            XCTAssertEqual("\(e)".hasSuffix("\(path): the sample-100 protocol needs at least 2 products, the evaluated rows hold 1"),
+                           true, "\(e)")
+        }
+        let named = try S100Sampler(productIDs: [], subcategories: [], categories: [], source: "/data/empty.h5")
+        XCTAssertThrowsError(try named.draw(.itr, seed: 0)) { e in XCTAssertTrue("\(e)".contains("/data/empty.h5: "), "\(e)") }
+    }
+
     func testDrawSetCoversSeedsAndDirectionsAndRoundTripsThroughJSON() throws {
         let (sampler, _, _, _) = try Self.catalog()
         let set = try sampler.drawSet(seed: 10, draws: 5, queries: 20, source: "fake.h5")

@@ -120,6 +120,24 @@ final class EfficientNetLiteTests: XCTestCase {
         }
     }
 
+    /// A second run leaves the converted file alone; a .pth that is not the released file is refused before
+    /// it is unpickled, naming both digests.
+    func testConverterIsIdempotentAndChecksItsInput() throws {
+        let weights = try EffNetWeights.path()
+        let before = try FileManager.default.attributesOfItem(atPath: weights)[.modificationDate] as? Date
+        let again = try Reference.python([EffNetWeights.script])
+        XCTAssertTrue(again.hasPrefix("up to date"), again)
+        XCTAssertEqual(again.split(separator: "\n").last.map(String.init), weights)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: weights)[.modificationDate] as? Date, before)
+        let dir = try Reference.tempDir("effnet-convert")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("not the weights".utf8).write(to: URL(fileURLWithPath: dir + "/bad.pth"))
+        XCTAssertThrowsError(try Reference.python([EffNetWeights.script, "--pth", dir + "/bad.pth", "--out", dir + "/o.safetensors"])) { e in
+            XCTAssertTrue("\(e)".contains("expected 579344248a93e230"), "\(e)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/o.safetensors"))
+    }
+
     // MARK: - Weights of another architecture (no download needed)
 
     func saveVariant(_ edit: (inout [String: Tensor]) throws -> Void) throws -> String {

@@ -49,11 +49,49 @@ final class MVLTErrorTests: XCTestCase {
         XCTAssertEqual(try MVLTConfig.load(nameOrPath: write(#"{"text_embedding_init": "bert"}"#)).textEmbeddingInit, .bert)
         let negative = try write(#"{"text_length": -4}"#)
         XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: negative)) { e in
-            XCTAssertEqual(e as? ModelError, .configFile(path: negative, field: "text_length", reason: "must be positive, got -4"))
+            XCTAssertEqual(e as? ModelError, .configFile(path: negative, field: "text_length", reason: "must be in 1...8192, got -4"))
         }
         XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: dir + "/absent.json")) { e in
             guard case let .configFile(path, nil, _)? = e as? ModelError else { return XCTFail("\(e)") }
             XCTAssertTrue(path.hasSuffix("absent.json"))
+        }
+    }
+
+    /// Config files, both families, one checking place (issue 14 item 5): unknown keys (also nested) named,
+    /// absurd sizes refused naming the field and the range before any model exists, JSON syntax errors located
+    /// by line and column, names that are not registered refused listing the known ones.
+    func testConfigFilesAreCheckedInOnePlace() throws {
+        let dir = try Reference.tempDir("cfg5")
+        func load(_ json: String) -> String {
+            let p = dir + "/c\(UInt32.random(in: 0...UInt32.max)).json"
+            do {
+                try json.write(toFile: p, atomically: true, encoding: .utf8)
+                _ = try ModelRegistry.load(nameOrPath: p)
+                return "accepted"
+            } catch {
+                let text = "\(error)"
+                XCTAssertTrue(text.hasPrefix(p + ": "), "names the file: \(text)")
+                return String(text.dropFirst(p.count + 2))
+            }
+        }
+        XCTAssertTrue(load(#"{"image_size": 64, "imagesize": 3}"#).hasPrefix("field 'imagesize': unknown key (known: decoder_channels, depths, "))
+        XCTAssertEqual(load(#"{"heads": {"mirr": false}}"#), "field 'heads.mirr': unknown key (known: category, itm, mir, mlm)")
+        XCTAssertTrue(load(#"{"family": "syncmask", "queue": 3}"#).hasPrefix("field 'queue': unknown key (known: alpha, "))
+        XCTAssertEqual(load(#"{"family": "mvlt", "image_size": 64}"#), "accepted")
+        XCTAssertEqual(load(#"{"image_size": 640000}"#), "field 'image_size': must be in 32...4096, got 640000")
+        XCTAssertEqual(load(#"{"embed_dims": [64, 128, 320, 5000000]}"#), "field 'embed_dims[3]': must be in 1...8192, got 5000000")
+        XCTAssertEqual(load(#"{"vocab_size": 999999999}"#), "field 'vocab_size': must be in 1...1048576, got 999999999")
+        XCTAssertEqual(load(#"{"family": "syncmask", "text_width": 100000}"#), "field 'text_width': must be in 1...8192, got 100000")
+        XCTAssertEqual(load("{\"image_size\": 64,\n  \"text_length\": 16,,\n}"),
+                       "not valid JSON: line 2, column 21: expected a quoted key, found ','")
+        XCTAssertEqual(load("[1, 2, 3]"), "expected a JSON object")
+        XCTAssertEqual(load(#"{"image_size": "big"}"#), "field 'image_size': expected an integer")
+        XCTAssertEqual(load(#"{"embed_dims": 64}"#), "field 'embed_dims': expected a list")
+        XCTAssertEqual(load("{\"a\": tru}"), "not valid JSON: line 1, column 10: expected 'true', found '}'")
+        XCTAssertEqual(load("{\"image_size\": 64"), "not valid JSON: line 1, column 18: expected ',' or '}', found end of file")
+        XCTAssertThrowsError(try ModelRegistry.load(nameOrPath: "mvlt-hug")) { e in
+            XCTAssertEqual("\(e)", "unknown model config 'mvlt-hug'; known: \(ModelRegistry.names.joined(separator: ", ")) (or a path to a .json file)")
+            XCTAssertTrue(ModelRegistry.names.starts(with: ["mvlt-tiny", "mvlt-demo", "syncmask-base", "syncmask-demo"]))
         }
     }
 
@@ -68,7 +106,7 @@ final class MVLTErrorTests: XCTestCase {
         XCTAssertEqual(field { $0.imageSize = -32 }, "image_size")
         XCTAssertEqual(field { $0.vocabSize = 0 }, "vocab_size")
         XCTAssertEqual(field { $0.embedDims = [64, 128, 320] }, "embed_dims")
-        XCTAssertEqual(field { $0.depths = [2, -1, 2, 2] }, "depths")
+        XCTAssertEqual(field { $0.depths = [2, -1, 2, 2] }, "depths[1]")
         XCTAssertEqual(field { $0.numHeads = [1, 3, 5, 8] }, "num_heads")
         XCTAssertEqual(field { $0.textLength = 600 }, "text_length")
         XCTAssertEqual(field { $0.dropPathRate = 1.5 }, "drop_path_rate")

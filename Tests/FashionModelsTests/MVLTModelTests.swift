@@ -138,6 +138,30 @@ final class MVLTModelTests: XCTestCase {
                                              terms: MVLTLossTerms(mlm: false, itm: false, mir: false)))
     }
 
+    /// A batch whose MLM corruption selected no word (likely at small batches): the MLM term is 0, not NaN, and the
+    /// total stays finite and differentiable (issue 14 item 2). Both the full-logits and the labelled-rows paths.
+    func testEmptyMLMMaskGivesZeroTerm() throws {
+        let out = MVLTOutput(mir: try Tensor.full([1, 3, 32, 32], 0.5), itm: try Tensor([Float(2), 0], shape: [1, 2]),
+                             mlm: try Tensor.zeros([1, 4, 10]))
+        let none = try Tensor.full([1, 4], -100, dtype: .int64), itmLabels = try Tensor([Int64(0)])
+        let l = try MVLT.losses(out, cleanImage: try Tensor.zeros([1, 3, 32, 32]), mlmLabels: none, itmLabels: itmLabels)
+        XCTAssertEqual(try l.mlm!.item(), 0)
+        XCTAssertEqual(try l.total.item(), Foundation.log(1 + Foundation.exp(-2)) + 1.25, accuracy: 1e-5)
+
+        var c = try ModelRegistry.config(named: "mvlt-demo")
+        c.imageSize = 64; c.textLength = 8
+        let model = try MVLT(c)
+        let image = try Tensor.rand([2, 3, 64, 64])
+        for full in [false, true] {
+            let losses = try model.losses(input: image, cleanImage: image, inputIds: try Tensor.randint(low: 0, high: 100, [2, 8]),
+                                          mlmLabels: try Tensor.full([2, 8], -100, dtype: .int64),
+                                          itmLabels: try Tensor([Int64(0), 1]), fullMLMLogits: full)
+            XCTAssertEqual(try losses.mlm!.item(), 0, "full logits \(full)")
+            XCTAssertEqual(try losses.total.isfinite().all().itemInt(), 1, "full logits \(full)")
+            try losses.total.backward()
+        }
+    }
+
     /// Drop-path rates equal the port's torch.linspace(0, 0.1, 8) values exactly.
     func testDropPathRates() throws {
         let text = try Reference.python(["-c", "import torch, json; print(json.dumps([x.item() for x in torch.linspace(0, 0.1, 8)]))"])

@@ -76,6 +76,20 @@ final class SafeTensorsTests: XCTestCase {
         assertRejected("/nonexistent/x.safetensors", "cannot read")
     }
 
+    /// The header's byte ranges must tile the data section exactly: no gap before or between tensors, no overlap,
+    /// no bytes after the last one (issue 14 item 8; the reference implementation's "incomplete buffer" rule).
+    func testByteRangesMustCoverTheDataExactly() throws {
+        let a = #""a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#
+        assertRejected(try file(header: "{\(a),\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}"),
+                       "4 unused bytes between tensor 'a' (ends at 8) and tensor 'b' (starts at 12)")
+        assertRejected(try file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, dataBytes: 12),
+                       "4 unused bytes before tensor 'a' (starts at 4)")
+        assertRejected(try file(header: "{\(a)}"), "8 bytes after the last tensor 'a' (ends at 8; the data section has 16)")
+        assertRejected(try file(header: "{}", dataBytes: 4), "4 bytes after the header, but no tensor")
+        let exact = try file(header: "{\(a),\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}")
+        XCTAssertEqual(try SafeTensors.load(exact).tensors.keys.sorted(), ["a", "b"])
+    }
+
     func testAtomicWriteLeavesNoTemporaryFiles() throws {
         let dir = try Reference.tempDir("atomic")
         try SafeTensors.save([("x", Tensor.ones([2]))], to: dir + "/a.safetensors")

@@ -14,48 +14,13 @@ token type 0, positions 0..L-1).
 import argparse
 import json
 import math
-import struct
+import os
 import sys
 
 import torch
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64, "I64": torch.int64}
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    start = 8 + n
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = info["data_offsets"]
-        buf = bytearray(data[start + b:start + e])
-        t = torch.frombuffer(buf, dtype=DTYPES[info["dtype"]]) if e > b else torch.empty(0, dtype=DTYPES[info["dtype"]])
-        out[name] = t.reshape(info["shape"]).clone()
-    return out
-
-
-def save_safetensors(tensors, path):
-    header, blobs, offset = {}, [], 0
-    names = {torch.float32: "F32", torch.int64: "I64"}
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        raw = t.numpy().tobytes()
-        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        offset += len(raw)
-        blobs.append(raw)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402
 
 def bert_states(w, ids, mask, layers, heads):
     """Hidden states after `layers` BERT layers; w holds HF names without the `bert.` prefix."""
@@ -82,7 +47,7 @@ def bert_states(w, ids, mask, layers, heads):
 
 
 def embed(args):
-    w = load_safetensors(args.weights)
+    w = safetensors_io.load(args.weights)
     ids = torch.tensor(json.loads(args.ids), dtype=torch.int64)
     mask = torch.tensor(json.loads(args.mask), dtype=torch.int64)
     all_layers = 1 + max(int(k.split(".")[2]) for k in w if k.startswith("encoder.layer."))
@@ -109,8 +74,8 @@ def fixtures(args):
         w[p + "output.dense.weight"], w[p + "output.dense.bias"] = r(32, 64), torch.zeros(32)
         for n in ("attention.output.LayerNorm", "output.LayerNorm"):
             w[p + n + ".weight"], w[p + n + ".bias"] = torch.ones(32), torch.zeros(32)
-    save_safetensors(w, args.out + "/bert_w32.safetensors")
-    save_safetensors({"conv_stem.weight": r(32, 3, 3, 3), "bn1.weight": torch.ones(32), "bn1.bias": torch.zeros(32),
+    safetensors_io.save(w, args.out + "/bert_w32.safetensors")
+    safetensors_io.save({"conv_stem.weight": r(32, 3, 3, 3), "bn1.weight": torch.ones(32), "bn1.bias": torch.zeros(32),
                       "blocks.0.0.conv_dw.weight": r(32, 1, 3, 3), "classifier.weight": r(1000, 1280)},
                      args.out + "/image_tower.safetensors")
     print(json.dumps({"written": ["bert_w32.safetensors", "image_tower.safetensors"]}))

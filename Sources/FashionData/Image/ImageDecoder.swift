@@ -18,6 +18,10 @@ public struct ImageDecoder: Sendable {
 
     /// Reads and decodes the file at `path`.
     public func decode(file path: String) throws -> RGBImage {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw ImageError.unreadable(file: path, reason: "is a folder, expected an image file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -93,8 +97,10 @@ public struct ImageDecoder: Sendable {
     }
 
     static func stbReason() -> String {
-        guard let r = stbi_failure_reason() else { return "unknown decoder failure" }
-        return String(cString: r)
+        guard let r = stbi_failure_reason(), r.pointee != 0 else { return "unknown decoder failure" }
+        let code = String(cString: r)
+        // stb's reasons are terse ("expected marker", "IDA", even "I"); a code too short to read gets context.
+        return code.count < 4 ? "corrupt or truncated data (decoder code '\(code)')" : code
     }
 
     static func reason(of error: Error) -> String {
@@ -103,7 +109,7 @@ public struct ImageDecoder: Sendable {
            underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
             return String(cString: strerror(code.rawValue))
         }
-        return ns.localizedDescription
+        return ns.localizedDescription.isEmpty ? "\(ns.domain) error \(ns.code)" : ns.localizedDescription
     }
 }
 

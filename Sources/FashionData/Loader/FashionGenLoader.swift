@@ -43,6 +43,21 @@ public enum LoaderError: Error, Equatable, CustomStringConvertible {
     }
 }
 
+/// Notices about the data that hold for a whole run: printed to stderr once per process, however many loaders
+/// (training, validation, evaluation) meet the same situation.
+public final class LoaderNotice: @unchecked Sendable {
+    private static let shared = LoaderNotice()
+    private let lock = NSLock()
+    private var said: Set<String> = []
+
+    public static func once(_ key: String, _ message: String) {
+        shared.lock.lock()
+        let first = shared.said.insert(key).inserted
+        shared.lock.unlock()
+        if first { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+    }
+}
+
 public final class FashionGenLoader: Sendable {
     public let file: FashionGenFile
     public let config: LoaderConfig
@@ -88,6 +103,11 @@ public final class FashionGenLoader: Sendable {
                                 subcategoryNames: subcategories, rows: rows, rowsBySubcategory: bySub,
                                 imageSize: config.imageSize, textLength: config.textLength, tokenize: tokenize)
         resampler = ImageResampler(inputSize: file.imageSize, outputSize: config.imageSize)
+        if file.imageSize < config.imageSize {
+            LoaderNotice.once("\(file.imageSize)->\(config.imageSize)",
+                              "notice: \(file.path): images are \(file.imageSize) px, upsampled to the model's \(config.imageSize) px "
+                                + "(no detail is added; import or synthesize at \(config.imageSize) px for sharper inputs)")
+        }
         pool = FloatArrayPool(limit: 2 * (max(config.prefetch, config.threads) + 2))
     }
 

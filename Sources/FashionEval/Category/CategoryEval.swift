@@ -119,6 +119,7 @@ public struct CategoryEvaluation {
             throw EvalError.invalidArgument("\(o.checkpoint) is a weights file, not a run folder: pass --out RUN for the results")
         }
         let data = try EvaluationData.open(o.data, run: em.runFolder, allRows: o.allRows)
+        try data.require(data.rowCount, atLeast: 1, "row", for: "category recognition")
         var lc = LoaderConfig()
         lc.rows = data.rows
         lc.batchSize = o.batch

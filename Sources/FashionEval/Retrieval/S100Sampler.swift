@@ -97,22 +97,25 @@ public struct S100Sampler: Sendable {
     private let byCategory: [String: [Int]]
     /// Product indices per text hash (only when texts were given).
     private let byText: [Int64: [Int]]
+    /// The file the products come from, named in errors.
+    public let source: String
 
     /// Groups rows (all, or only `rows`) by product id; each product takes the subcategory, category and text hash
     /// of its first row. `texts` (one per row, in the protocol's text field) is needed for `ties: .distinctText`.
     public init(productIDs: [Int64], subcategories: [String], categories: [String], texts: [String]? = nil,
-                rows: [Int]? = nil) throws {
+                rows: [Int]? = nil, source: String = "the catalog") throws {
+        self.source = source
         guard productIDs.count == subcategories.count, productIDs.count == categories.count,
               texts.map({ $0.count == productIDs.count }) ?? true else {
             throw EvalError.invalidArgument(
-                "S100Sampler: \(productIDs.count) product ids, \(subcategories.count) subcategories, "
+                "\(source): S100Sampler: \(productIDs.count) product ids, \(subcategories.count) subcategories, "
                     + "\(categories.count) categories\(texts.map { " and \($0.count) texts" } ?? ""); expected one of each per row")
         }
         var index: [Int64: Int] = [:]
         var products: [Product] = []
         for row in rows ?? Array(productIDs.indices) {
             guard productIDs.indices.contains(row) else {
-                throw EvalError.invalidArgument("S100Sampler: row \(row) is outside the file's \(productIDs.count) rows")
+                throw EvalError.invalidArgument("\(source): S100Sampler: row \(row) is outside the file's \(productIDs.count) rows")
             }
             let id = productIDs[row]
             if let i = index[id] {
@@ -140,7 +143,7 @@ public struct S100Sampler: Sendable {
     /// the texts of `textField` when given (needed for `ties: .distinctText`).
     public init(file: FashionGenFile, rows: [Int]? = nil, textField: TextField? = nil) throws {
         try self.init(productIDs: try file.productIDs, subcategories: try file.subcategories, categories: try file.categories,
-                      texts: try textField?.column(file), rows: rows)
+                      texts: try textField?.column(file), rows: rows, source: file.path)
     }
 
     /// Products whose text equals product `i`'s (itself included); just `i` without texts.
@@ -160,7 +163,8 @@ public struct S100Sampler: Sendable {
             throw EvalError.invalidArgument("S100Sampler.draw: queries must be > 0 and negatives ≥ 0, got \(queries), \(negatives)")
         }
         guard products.count >= 2 else {
-            throw EvalError.invalidArgument("S100Sampler.draw: need at least 2 products, the file has \(products.count)")
+            throw EvalError.invalidArgument("\(source): the sample-100 protocol needs at least 2 products, the "
+                + "evaluated rows hold \(products.count)")
         }
         if ties == .distinctText, products.contains(where: { $0.textHash == nil }) {
             throw EvalError.invalidArgument("S100Sampler.draw: ties distinct-text needs the products' texts (build the sampler with a text field)")

@@ -16,6 +16,17 @@ public struct EvaluationData {
     /// What was scored, for results and reports: "validation", "held-out products of …", "all rows of …".
     public let split: String
 
+    /// Rows scored.
+    public var rowCount: Int { rows?.count ?? file.count }
+
+    /// Refuses data whose scored rows hold fewer than `minimum` `what` (rows, products) for `purpose`, in one
+    /// error naming the file: the one check every protocol makes before loading a model's worth of work.
+    public func require(_ count: Int, atLeast minimum: Int, _ what: String, for purpose: String) throws {
+        guard count >= minimum else {
+            throw EvalError.invalidArgument("\(path): \(purpose) needs at least \(minimum) \(what), the evaluated rows hold \(count)")
+        }
+    }
+
     /// `run` is the checkpoint's run folder (nil for a bare weights file); `allRows` scores every row of a single
     /// file even when it is the run's own.
     public static func open(_ data: String, run: String?, allRows: Bool = false) throws -> EvaluationData {

@@ -70,9 +70,25 @@ public enum SafeTensors {
             }
             entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
         }
-        let sorted = entries.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where b.begin < a.end {
-            throw bad("entries '\(a.name)' and '\(b.name)' overlap")
+        // The ranges must tile the data section exactly (as the reference implementation requires): bytes no
+        // tensor claims are a truncated or tampered header, not padding.
+        let sorted = entries.sorted { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        var covered = 0
+        var previous: Entry?
+        for e in sorted {
+            if let p = previous, e.begin < covered {
+                throw bad("entries '\(p.name)' and '\(e.name)' overlap (bytes \(e.begin)..<\(covered))")
+            }
+            if e.begin > covered {
+                throw bad(previous.map { "\(e.begin - covered) unused bytes between tensor '\($0.name)' (ends at \(covered)) and tensor '\(e.name)' (starts at \(e.begin))" }
+                          ?? "\(e.begin) unused bytes before tensor '\(e.name)' (starts at \(e.begin)); the first tensor must start at 0")
+            }
+            covered = max(covered, e.end)
+            previous = e
+        }
+        if covered != dataLen {
+            throw bad(previous.map { "\(dataLen - covered) bytes after the last tensor '\($0.name)' (ends at \(covered); the data section has \(dataLen))" }
+                      ?? "\(dataLen) bytes after the header, but no tensor claims them")
         }
         return (entries.sorted { $0.name < $1.name }, metadata, dataStart)
     }

@@ -92,10 +92,7 @@ struct BenchEffNet: ParsableCommand {
             "swift_minor_faults_per_step": faultedSteps > 0 ? faults / faultedSteps : 0,
         ]
         if !swiftOnly {
-            result["pytorch_ms"] = round3(p)
-            result["pytorch_steps_ms"] = times.pytorchMs.map(round3)
-            result["pytorch_images_per_s"] = round3(Double(batch) * 1000 / p)
-            result["ratio"] = round3(s / p)
+            BenchSupport.addPyTorch(to: &result, swiftMs: s, pytorchMs: p, times: times, batch: batch, rateKey: "pytorch_images_per_s")
         }
         try BenchSupport.emit(result, to: out)
     }

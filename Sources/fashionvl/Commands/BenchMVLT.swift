@@ -72,10 +72,7 @@ struct BenchMVLT: ParsableCommand {
             "load_avg_1m": BenchSupport.loadAverage() as Any,
         ]
         if !swiftOnly {
-            result["pytorch_ms"] = round3(p)
-            result["pytorch_steps_ms"] = times.pytorchMs.map(round3)
-            result["pytorch_samples_per_s"] = round3(Double(batch) * 1000 / p)
-            result["ratio"] = round3(s / p)
+            BenchSupport.addPyTorch(to: &result, swiftMs: s, pytorchMs: p, times: times, batch: batch, rateKey: "pytorch_samples_per_s")
         }
         try BenchSupport.emit(result, to: out)
     }

@@ -33,6 +33,16 @@ enum BenchSupport {
         return t
     }
 
+    /// Adds the PyTorch side to a bench's JSON: its median `pytorch_ms` (`p`), the per-step times, its rate
+    /// (`batch` items per step, under `rateKey`) and `ratio` = Swift / PyTorch (`s` / `p`).
+    static func addPyTorch(to result: inout [String: Any], swiftMs s: Double, pytorchMs p: Double, times: Times,
+                           batch: Int, rateKey: String) {
+        result["pytorch_ms"] = round3(p)
+        result["pytorch_steps_ms"] = times.pytorchMs.map(round3)
+        result[rateKey] = round3(Double(batch) * 1000 / p)
+        result["ratio"] = round3(s / p)
+    }
+
     /// Wall time of `body` in ms.
     /// Runs a bench; a model, tensor or bench error becomes one `error:` line and a failing exit.
     static func reportingErrors(_ body: () throws -> Void) throws {

@@ -87,10 +87,7 @@ struct BenchSyncMask: ParsableCommand {
             "load_avg_1m": BenchSupport.loadAverage() as Any,
         ]
         if !swiftOnly {
-            result["pytorch_ms"] = round3(p)
-            result["pytorch_steps_ms"] = times.pytorchMs.map(round3)
-            result["pytorch_samples_per_s"] = round3(Double(batch) * 1000 / p)
-            result["ratio"] = round3(s / p)
+            BenchSupport.addPyTorch(to: &result, swiftMs: s, pytorchMs: p, times: times, batch: batch, rateKey: "pytorch_samples_per_s")
         }
         if profile { result["swift_profile_ms"] = try step.profile(steps: max(steps * rounds, 3)).mapValues(round3) }
         try BenchSupport.emit(result, to: out)

@@ -38,6 +38,7 @@ struct EvaluateMIG: ParsableCommand {
         guard em.config.heads.mir else { throw EvalError.invalidArgument("\(checkpoint): the model has no MIR head (trained with --no-mir)") }
         guard let run = out ?? em.runFolder else { throw EvalError.invalidArgument("--out is needed when --checkpoint is a weights file") }
         let data = try self.data.open(run: em.runFolder)
+        try data.require(data.rowCount, atLeast: 1, "row", for: "masked image generation")
         var config = LoaderConfig()
         config.rows = data.rows
         config.batchSize = errorSamples

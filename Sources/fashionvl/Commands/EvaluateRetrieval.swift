@@ -110,9 +110,12 @@ struct EvaluateRetrieval: ParsableCommand {
             set = try S100Sampler(file: data.file, rows: data.rows, textField: rule == .distinctText ? textField : nil)
                 .drawSet(seed: seed, draws: draws, queries: queries, negatives: 100, source: data.path, ties: rule, textField: textField)
         }
-        try set.save(to: run + "/" + EvalFiles.s100Draws)
+        let probePairs = try announce(set, scorer: scorer)
         let (result, exampleList) = try RetrievalEvaluation.s100(scorer: scorer, set: set, textField: textField, labels: labels,
                                                                  examples: examples, examplesRun: run)
+        // The candidate lists are saved with the results they produced, not before scoring: a run killed while
+        // scoring leaves the previous lists and results as they were, never new lists beside old results.
+        try set.save(to: run + "/" + EvalFiles.s100Draws)
         var fileRows = (try? EvalJSON.read(RetrievalEvalFile.self, from: run + "/" + EvalFiles.retrieval))?.rows ?? []
         fileRows.removeAll { $0.method == result.method && $0.scorer == result.scorer }
         fileRows.append(result)
@@ -126,14 +129,42 @@ struct EvaluateRetrieval: ParsableCommand {
         let variant = result.variant!
         try printJSON(["protocol": "s100", "method": result.method, "variant": variant.jsonObject, "tir": dir(result.tir),
                        "itr": dir(result.itr), "sum_r": result.sumR.mean, "queries_per_draw": result.queriesPerDraw,
-                       "draws": set.draws.count / 2, "fill_fraction": result.fillFraction, "pairs": scorer.pairsScored,
+                       "draws": set.draws.count / 2, "fill_fraction": result.fillFraction, "pairs": scorer.pairsScored - probePairs,
                        "embedded": scorer.embedded, "seconds": result.wallSeconds ?? 0, "file": run + "/" + EvalFiles.retrieval])
         FileHandle.standardError.write(Data("retrieval s100 (\(variant.summary)): SumR \(String(format: "%.2f", result.sumR.mean))\n".utf8))
+    }
+
+    /// Runs with more pairs than this get a time estimate before scoring (from one timed query).
+    static let estimateAbove = 20_000
+
+    /// Says what a sample-100 run costs before it starts: the pairs to score and, for a large run, the time it
+    /// will take at the rate of one timed query. Returns the pairs that timing scored.
+    private func announce(_ set: S100DrawSet, scorer: any RetrievalScorer) throws -> Int {
+        let queries = set.draws.reduce(0) { $0 + $1.queries.count }
+        let candidates = set.draws.reduce(0) { $0 + $1.queries.reduce(0) { $0 + $1.candidateProducts.count } }
+        let reranked = set.draws.reduce(0) { $0 + $1.queries.reduce(0) { $0 + min(k, $1.candidateProducts.count) } }
+        let pairs = scorer.kind == .itm ? candidates : scorer.kind == .itcItm ? reranked : 0
+        var line = "retrieval s100: \(set.draws.count / 2) draws × 2 directions, \(queries) queries, "
+            + (scorer.kind == .itc ? "\(candidates) candidates ranked by embedding similarity" : "\(pairs) image-text pairs to score")
+        var probePairs = 0
+        if pairs > Self.estimateAbove, var probe = set.draws.first, let query = probe.queries.first {
+            probe.queries = [query]
+            let before = scorer.pairsScored, start = Date()
+            var ignored = 0
+            _ = try scorer.scores(probe, progress: nil, done: &ignored)
+            probePairs = scorer.pairsScored - before
+            let rate = Double(probePairs) / max(Date().timeIntervalSince(start), 1e-6)
+            line += "; about \(ProgressLine.format(Double(pairs) / rate)) at \(Int(rate.rounded())) pairs/s "
+                + "(timed on one query; --draws and --queries make it smaller)"
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+        return probePairs
     }
 
     private func runFull(scorer: any RetrievalScorer, data: EvaluationData, run: String, labels: RetrievalEvaluation.Labels) throws {
         let products = RetrievalEvaluation.fullProducts(productIDs: try data.file.productIDs, rows: data.rows, limit: queries)
         let n = products.count
+        try data.require(n, atLeast: 2, "products", for: "full-catalog retrieval")
         let rule = ties ?? .default(for: scorer.kind)
         let work: String
         switch scorer.kind {

@@ -37,13 +37,16 @@ struct Finetune: ParsableCommand {
     func run() throws {
         Torch.setNumThreads(loop.threads)
         let dev = try Device(parsing: loop.device)
-        let job = try CategoryFinetuning(options: .init(
-            task: task, checkpoint: checkpoint, data: loop.data, run: loop.out, steps: loop.steps, epochs: loop.epochs,
-            batch: loop.batch, device: dev, threads: loop.threads, seed: loop.seed, lr: loop.lr, warmup: loop.warmup,
-            clipNorm: loop.clip, weightDecay: loop.weightDecay, logEvery: loop.logEvery,
-            checkpointEvery: loop.checkpointEvery, evalEvery: loop.evalEvery,
-            evalBatches: evalBatches == 0 ? nil : evalBatches, caption: textField), resume: loop.resume)
-        let summary = try job.run()
+        // A failure before the first checkpoint removes the run folder it created (RunFolder.removingIfUnstarted).
+        let summary = try RunFolder.removingIfUnstarted(loop.out) {
+            let job = try CategoryFinetuning(options: .init(
+                task: task, checkpoint: checkpoint, data: loop.data, run: loop.out, steps: loop.steps, epochs: loop.epochs,
+                batch: loop.batch, device: dev, threads: loop.threads, seed: loop.seed, lr: loop.lr, warmup: loop.warmup,
+                clipNorm: loop.clip, weightDecay: loop.weightDecay, logEvery: loop.logEvery,
+                checkpointEvery: loop.checkpointEvery, evalEvery: loop.evalEvery,
+                evalBatches: evalBatches == 0 ? nil : evalBatches, caption: textField), resume: loop.resume)
+            return try job.run()
+        }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }

@@ -11,8 +11,9 @@ struct Import: ParsableCommand {
         discussion: """
             Table columns: image_path, product_id, title, description, category, subcategory; brand, \
             composition, department, gender, season, pose and msrpUSD are kept when present. Rows whose image \
-            is missing or undecodable, or whose text is not valid UTF-8, are reported and skipped. The output's \
-            folder is created when missing.
+            is missing, undecodable or outside --images, or whose text is not valid UTF-8, are reported (by their \
+            line in the table) and skipped; rows sharing a product id must share its text. The output's folder \
+            is created when missing.
             """)
 
     @Option(help: "Folder the table's image paths are relative to.")
@@ -36,9 +37,11 @@ struct Import: ParsableCommand {
 
     func run() throws {
         let job = CatalogImport(imagesDir: images, table: table, out: out, imageSize: imageSize, filter: filter)
-        let result = try job.run { issue in
+        let result = try job.run(report: { issue in
             FileHandle.standardError.write(Data("skipped \(oneLine(issue))\n".utf8))
-        }
+        }, warn: { notice in
+            FileHandle.standardError.write(Data("warning: \(notice.split(whereSeparator: \.isNewline).joined(separator: " "))\n".utf8))
+        })
         print("wrote \(out): \(result.imported) rows imported, \(result.skipped.count) skipped")
     }
 }

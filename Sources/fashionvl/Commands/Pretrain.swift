@@ -69,18 +69,20 @@ struct Pretrain: ParsableCommand {
             losses: .init(mir: !noMir, itm: !noItm, mlm: !noMlm))
         options.dtype = dtype
         options.initFrom = initFrom
-        let summary: [String: Double]
-        switch family {
-        case .mvlt: summary = try MVLTPretraining(options: options, resume: loop.resume).run()
-        case .syncmask:
-            let job = try SyncMaskPretraining(options: options, recipe: syncmask.recipe(noItm: noItm, noMlm: noMlm),
-                                              resume: loop.resume, towers: syncmask.towers())
-            var s = try job.run()
-            // The masks the trained model chooses, for people to look at.
-            let figure = loop.out + "/syncmask_masks.png"
-            s["figure_visible_share"] = try SyncMaskFigure.write(model: job.model, config: job.runConfig, to: figure, device: dev)
-            FileHandle.standardError.write(Data("wrote \(figure)\n".utf8))
-            summary = s
+        // A failure before the first checkpoint removes the run folder it created (RunFolder.removingIfUnstarted).
+        let summary: [String: Double] = try RunFolder.removingIfUnstarted(loop.out) {
+            switch family {
+            case .mvlt: return try MVLTPretraining(options: options, resume: loop.resume).run()
+            case .syncmask:
+                let job = try SyncMaskPretraining(options: options, recipe: syncmask.recipe(noItm: noItm, noMlm: noMlm),
+                                                  resume: loop.resume, towers: syncmask.towers())
+                var s = try job.run()
+                // The masks the trained model chooses, for people to look at.
+                let figure = loop.out + "/syncmask_masks.png"
+                s["figure_visible_share"] = try SyncMaskFigure.write(model: job.model, config: job.runConfig, to: figure, device: dev)
+                FileHandle.standardError.write(Data("wrote \(figure)\n".utf8))
+                return s
+            }
         }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))

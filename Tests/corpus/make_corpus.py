@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Writes the malformed-input corpus of Tests/CLITests/CorpusCLITests.swift next to this script (the files are
+committed; rerun only to change them). Needs Pillow and h5py. Every file is described in manifest.json with the
+outcome the CLI must give; run by one test.
+
+usage: /usr/bin/python3 Tests/corpus/make_corpus.py
+"""
+import io
+import json
+import struct
+from pathlib import Path
+
+import h5py
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent
+HEADER = "image_path,product_id,title,description,category,subcategory\n"
+
+
+def write(rel: str, data) -> None:
+    p = ROOT / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data if isinstance(data, bytes) else data.encode())
+
+
+def images() -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (6, 4), (200, 10, 10)).save(buf, format="PNG")
+    png = buf.getvalue()
+    write("images/ok.png", png)
+    write("images/truncated.png", png[: len(png) // 2])
+    write("images/text.jpg", "this is not a JPEG\n")
+    write("images/empty.png", b"")
+    # A PNG whose IHDR announces 100000 x 100000 pixels (the decompression-bomb guard refuses it from the header).
+    ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+    import zlib
+    chunk = b"IHDR" + ihdr
+    write("images/bomb.png", b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
+          + struct.pack(">I", zlib.crc32(chunk) & 0xFFFFFFFF))
+    buf = io.BytesIO()
+    Image.new("RGB", (5, 5), (10, 10, 200)).save(buf, format="JPEG", quality=95)
+    jpeg = buf.getvalue()
+    sos = jpeg.index(b"\xff\xda")
+    write("images/corrupt.jpg", jpeg[:sos] + b"\x00garbage\x00" * 4)
+
+
+def tables() -> None:
+    write("tables/empty.csv", "")
+    write("tables/header-only.csv", HEADER)
+    write("tables/missing-column.csv", "image_path,product_id,title,description,category\nok.png,1,a,b,TOPS\n")
+    write("tables/unterminated-quote.csv", HEADER + 'ok.png,1,"open,b,c,d\n')
+    write("tables/bad-utf8-header.csv", b"image_path,product_id,ti\xfftle,description,category,subcategory\n")
+    write("tables/conflicting-ids.csv", HEADER + "ok.png,7,Red tee,Cotton.,TOPS,T\nok.png,7,Blue bag,Cotton.,TOPS,T\n")
+    write("tables/outside-paths.csv", HEADER + "../tables/header-only.csv,1,a,b,TOPS,T\n/etc/hostname,2,a,b,TOPS,T\n")
+    write("tables/bad-id.csv", HEADER + "ok.png,abc,a,b,TOPS,T\n")
+    write("tables/short-row.csv", HEADER + "ok.png,1,a\n")
+    write("tables/good.csv", HEADER + "ok.png,1,a,b,TOPS,T\n")
+    write("tables/empty.jsonl", "")
+    write("tables/blank-lines.jsonl", "\n   \n\n")
+    write("tables/not-objects.jsonl", '[1, 2]\n"text"\n{"image": \n')
+    write("tables/bad-utf8.jsonl", b'{"image": "ok.png", "id": 1, "title": "\xff"}\n')
+    write("tables/table.xlsx", b"PK\x03\x04")
+    for name in ["truncated.png", "text.jpg", "empty.png", "bomb.png", "corrupt.jpg"]:
+        write(f"tables/image-{name.replace('.', '-')}.csv", HEADER + f"{name},1,a,b,TOPS,T\n")
+
+
+def configs() -> None:
+    write("configs/syntax.json", '{"image_size": 64,\n  "text_length": 16,,\n}')
+    write("configs/unterminated.json", '{"image_size": 64')
+    write("configs/unknown-key.json", '{"image_size": 64, "imagesize": 3}')
+    write("configs/unknown-nested-key.json", '{"heads": {"mirr": false}}')
+    write("configs/absurd-size.json", '{"embed_dims": [64, 128, 320, 5000000]}')
+    write("configs/wrong-type.json", '{"image_size": "big"}')
+    write("configs/unknown-family.json", '{"family": "clip"}')
+    write("configs/syncmask-unknown-key.json", '{"family": "syncmask", "queue": 3}')
+    write("configs/not-object.json", "[1, 2, 3]")
+
+
+def safetensors() -> None:
+    def st(header: dict, data: bytes) -> bytes:
+        h = json.dumps(header).encode()
+        return struct.pack("<Q", len(h)) + h + data
+    f32 = {"dtype": "F32", "shape": [2]}
+    write("safetensors/short.safetensors", b"\x01\x02\x03")
+    write("safetensors/not-json.safetensors", struct.pack("<Q", 4) + b"nope")
+    write("safetensors/gap.safetensors", st({"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [12, 20]}}, bytes(20)))
+    write("safetensors/trailing.safetensors", st({"a": {**f32, "data_offsets": [0, 8]}}, bytes(16)))
+    write("safetensors/overlap.safetensors", st({"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [4, 12]}}, bytes(12)))
+    write("safetensors/bad-dtype.safetensors", st({"a": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 8]}}, bytes(8)))
+    write("safetensors/huge-length.safetensors", struct.pack("<Q", 1 << 40) + b"{}")
+
+
+def hdf5() -> None:
+    write("hdf5/text.h5", "not an HDF5 file\n")
+    write("hdf5/empty.h5", b"")
+    p = ROOT / "hdf5/no-keys.h5"
+    with h5py.File(p, "w") as f:
+        f.create_dataset("unrelated", data=np.zeros(3, dtype=np.uint8))
+    text_keys = ["input_name", "input_description", "input_category", "input_subcategory", "input_brand",
+                 "input_composition", "input_department", "input_gender", "input_season", "input_pose",
+                 "input_concat_description"]
+
+    def catalog(rel: str, rows: int = 2, image=(4, 4, 3), dtype=np.uint8, text_rows=None, drop=()) -> None:
+        n = rows if text_rows is None else text_rows
+        with h5py.File(ROOT / rel, "w") as f:
+            f.create_dataset("input_image", data=np.zeros((rows,) + image, dtype=dtype))
+            for k in text_keys:
+                if k not in drop:
+                    f.create_dataset(k, data=np.array([[b"x"]] * n, dtype="S10"))
+            if "input_msrpUSD" not in drop:
+                f.create_dataset("input_msrpUSD", data=np.zeros((n, 1), dtype=np.float32))
+            for k in ["input_productID", "index", "index_2"]:
+                if k not in drop:
+                    f.create_dataset(k, data=np.arange(n, dtype=np.int64).reshape(-1, 1))
+
+    catalog("hdf5/zero-rows.h5", rows=0)
+    catalog("hdf5/image-3d.h5", image=(4, 4))
+    catalog("hdf5/image-not-square.h5", image=(4, 5, 3))
+    catalog("hdf5/image-float.h5", dtype=np.float32)
+    catalog("hdf5/rows-disagree.h5", text_rows=3)
+    catalog("hdf5/no-product-id.h5", drop=("input_productID",))
+    full = io.BytesIO()
+    with h5py.File(full, "w") as f:
+        f.create_dataset("input_image", data=np.zeros((2, 4, 4, 3), dtype=np.uint8))
+    write("hdf5/truncated.h5", full.getvalue()[:600])
+
+
+if __name__ == "__main__":
+    images()
+    tables()
+    configs()
+    safetensors()
+    hdf5()
