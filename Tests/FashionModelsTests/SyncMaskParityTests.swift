@@ -25,7 +25,7 @@ final class SyncMaskParityTests: XCTestCase {
         try Self.config(encoder, textPool: textPool).write(toFile: configPath, atomically: true, encoding: .utf8)
         let script = Reference.dir.appendingPathComponent("syncmask_parity.py").path
         try Reference.python([script, "make", "--out", dir, "--config", configPath, "--batch", "4", "--seed", "3",
-                              "--vocab", "300", "--alpha", "\(alpha)"])
+                              "--vocab", "300", "--alpha", "\(alpha)", "--itc", itc.rawValue])
         let ref = try Reference.json(Reference.python([script, "losses", "--weights", dir + "/weights.safetensors",
                                                        "--batch", dir + "/batch.safetensors", "--itc", itc.rawValue]))
 

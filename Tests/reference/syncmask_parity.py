@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SyncMask parity / benchmark CLI around the reference port (syncmask_port.py). Needs python3 + torch only.
 
-  syncmask_parity.py make --out DIR --config JSON --batch B --seed K [--vocab V] [--alpha A]
+  syncmask_parity.py make --out DIR --config JSON --batch B --seed K [--vocab V] [--alpha A] [--itc MODE]
       JSON: inline ('{"image_encoder": "vit", ...}'), a file, or a preset name (syncmask-demo, syncmask-base, or
       Sources/FashionModels/Configs/<name>.json). --vocab overrides vocab_size (at least 110: ids 101-103 are
       [CLS]/[SEP]/[MASK]).
@@ -17,7 +17,8 @@
           B-1 share a hash and their text, with different pids); mlm_ids / mlm_labels i64 (mlm_probability per
           content token, at least one per sample, 80 % [MASK] / 10 % random / 10 % kept; -100 = ignore);
           patch_mask i64 (B,N) (round(mim_ratio N), at least 1, per sample; 1 = masked); alpha f32 (); neg_image /
-          neg_text i64 (B): the negatives of the port's semihard_top1 rule for these weights (random fallbacks
+          neg_text i64 (B): the negatives of the port's semihard_top1 rule for these weights (on the similarities of
+          --itc MODE, default momentum; in-batch: the student's) (random fallbacks
           drawn from torch.Generator().manual_seed(seed + 5)); neg_fallback i64 (2,B) (row 0 images, row 1 texts;
           0 = rule, 1 = S empty -> sampled from C, 2 = C empty -> uniform). Metadata: format "syncmask-batch",
           neg_rule, neg_seed.
@@ -231,12 +232,12 @@ def load_model(path):
     return model
 
 
-def rule_negatives(model, batch, seed):
+def rule_negatives(model, batch, seed, itc="momentum"):
     """The semihard_top1 choice for this state and batch (on a copy: the step mutates momentum and queues)."""
     m = copy.deepcopy(model)
     with torch.no_grad():
         out = M.step_losses(m, batch, float(batch["alpha"]), terms=(),
-                            generator=torch.Generator().manual_seed(seed))
+                            generator=torch.Generator().manual_seed(seed), itc=itc)
     return out["rule_neg_image"], out["rule_neg_text"], out["neg_fallback"]
 
 
@@ -248,7 +249,7 @@ def cmd_make(a):
     batch = make_batch(cfg, a.batch, a.seed, alpha)
     perturb(model, batch, torch.Generator().manual_seed(a.seed + 3))
     neg_seed = a.seed + 5
-    batch["neg_image"], batch["neg_text"], batch["neg_fallback"] = rule_negatives(model, batch, neg_seed)
+    batch["neg_image"], batch["neg_text"], batch["neg_fallback"] = rule_negatives(model, batch, neg_seed, getattr(a, "itc", "momentum"))
     os.makedirs(a.out, exist_ok=True)
     sd = state_dict_for_file(model)
     st.save(sd, os.path.join(a.out, "weights.safetensors"), metadata={"format": "syncmask", "config": cfg.to_json()})
@@ -374,6 +375,8 @@ def main(argv=None):
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--vocab", type=int)
     m.add_argument("--alpha", type=float, help="α stored in the batch (default: the config's)")
+    m.add_argument("--itc", default="momentum", choices=("momentum", "in-batch"),
+                   help="ITC mode whose similarities the stored rule negatives are chosen from (in-batch: the student's)")
     l_ = sub.add_parser("losses", help="losses, gradient norms and step effects as one JSON line")
     l_.add_argument("--weights", required=True)
     l_.add_argument("--batch", required=True)
