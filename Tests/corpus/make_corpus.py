@@ -89,6 +89,8 @@ def safetensors() -> None:
     write("safetensors/overlap.safetensors", st({"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [4, 12]}}, bytes(12)))
     write("safetensors/bad-dtype.safetensors", st({"a": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 8]}}, bytes(8)))
     write("safetensors/huge-length.safetensors", struct.pack("<Q", 1 << 40) + b"{}")
+    # Found by scripts/fuzz safetensors: 2^61 elements of 4 bytes overflowed in the error message (a trap).
+    write("safetensors/size-overflow.safetensors", st({"a": {"dtype": "F32", "shape": [1 << 52, 1 << 9], "data_offsets": [0, 0]}}, b""))
 
 
 def hdf5() -> None:
