@@ -43,8 +43,9 @@ def images() -> None:
     jpeg = buf.getvalue()
     sos = jpeg.index(b"\xff\xda")
     write("images/corrupt.jpg", jpeg[:sos] + b"\x00garbage\x00" * 4)
-    # images/huffman-overflow.jpg is not made here: scripts/fuzz image found it (a DHT table with 262 symbols, past
-    # the 256 stb_image 2.27 can hold: an out-of-bounds write under UBSan); it is committed as found.
+    # images/huffman-overflow*.jpg are not made here: scripts/fuzz image found them (DHT tables of more than the 256
+    # symbols stb_image 2.27 can hold: an out-of-bounds write under UBSan; -2: a table in an APP segment's
+    # reach, -3: FF fill bytes before SOI, -4: a table cut by the end of the file); committed as found.
 
 
 def tables() -> None:
@@ -63,7 +64,8 @@ def tables() -> None:
     write("tables/not-objects.jsonl", '[1, 2]\n"text"\n{"image": \n')
     write("tables/bad-utf8.jsonl", b'{"image": "ok.png", "id": 1, "title": "\xff"}\n')
     write("tables/table.xlsx", b"PK\x03\x04")
-    for name in ["truncated.png", "text.jpg", "empty.png", "bomb.png", "corrupt.jpg", "huffman-overflow.jpg"]:
+    for name in ["truncated.png", "text.jpg", "empty.png", "bomb.png", "corrupt.jpg", "huffman-overflow.jpg",
+                 "huffman-overflow-2.jpg", "huffman-overflow-3.jpg", "huffman-overflow-4.jpg"]:
         write(f"tables/image-{name.replace('.', '-')}.csv", HEADER + f"{name},1,a,b,TOPS,T\n")
 
 

@@ -49,7 +49,7 @@ public struct ImageDecoder: Sendable {
             } else if let hw = markers?.width, let hh = markers?.height, hw > 0, hh > 0 {
                 try checkSize(width: hw, height: hh, name: name)
             }
-            if markers != nil, let bad = JPEGMarkers.oversizedHuffmanTable(raw) {
+            if let bad = JPEGMarkers.oversizedHuffmanTable(raw) {
                 throw ImageError.corrupt(file: name, reason: "bad Huffman table (\(bad))")
             }
             var w: Int32 = 0, h: Int32 = 0, comp: Int32 = 0
