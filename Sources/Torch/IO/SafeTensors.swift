@@ -51,19 +51,34 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     let url = URL(fileURLWithPath: path)
     let dir = url.deletingLastPathComponent()
     let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    // POSIX calls, not Data.write: a full disk or a file-size limit then reads "No space left on device" / "File
+    // too large" (errno), where Foundation says "NSCocoaErrorDomain error 512".
+    func fail(_ what: String) -> TorchError {
+        TorchError.file(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
+    }
+    let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw fail("cannot create a temp file in \(dir.path)") }
+    var closed = false
     do {
-        try data.write(to: tmp)
-        let fd = open(tmp.path, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-        if rename(tmp.path, url.path) != 0 {
-            throw TorchError.file(path: path, reason: "cannot rename into place: \(String(cString: strerror(errno)))")
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            var offset = 0
+            while offset < raw.count, let base = raw.baseAddress {
+                let n = write(fd, base + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw fail("cannot write (\(offset) of \(raw.count) bytes written)")
+                }
+                offset += n
+            }
         }
-    } catch let e as TorchError {
-        try? FileManager.default.removeItem(at: tmp)
-        throw e
+        guard fsync(fd) == 0 else { throw fail("cannot write (fsync)") }
+        closed = true
+        guard close(fd) == 0 else { throw fail("cannot write (close)") }
+        if rename(tmp.path, url.path) != 0 { throw fail("cannot rename into place") }
     } catch {
-        try? FileManager.default.removeItem(at: tmp)
-        throw TorchError.file(path: path, reason: "cannot write: \(error.localizedDescription)")
+        if !closed { close(fd) }
+        unlink(tmp.path)
+        throw error
     }
 }
 
