@@ -43,6 +43,9 @@ def images() -> None:
     jpeg = buf.getvalue()
     sos = jpeg.index(b"\xff\xda")
     write("images/corrupt.jpg", jpeg[:sos] + b"\x00garbage\x00" * 4)
+    # images/huffman-overflow*.jpg are not made here: scripts/fuzz image found them (DHT tables of more than the 256
+    # symbols stb_image 2.27 can hold: an out-of-bounds write under UBSan; -2: a table in an APP segment's
+    # reach, -3: FF fill bytes before SOI, -4: a table cut by the end of the file); committed as found.
 
 
 def tables() -> None:
@@ -61,7 +64,8 @@ def tables() -> None:
     write("tables/not-objects.jsonl", '[1, 2]\n"text"\n{"image": \n')
     write("tables/bad-utf8.jsonl", b'{"image": "ok.png", "id": 1, "title": "\xff"}\n')
     write("tables/table.xlsx", b"PK\x03\x04")
-    for name in ["truncated.png", "text.jpg", "empty.png", "bomb.png", "corrupt.jpg"]:
+    for name in ["truncated.png", "text.jpg", "empty.png", "bomb.png", "corrupt.jpg", "huffman-overflow.jpg",
+                 "huffman-overflow-2.jpg", "huffman-overflow-3.jpg", "huffman-overflow-4.jpg"]:
         write(f"tables/image-{name.replace('.', '-')}.csv", HEADER + f"{name},1,a,b,TOPS,T\n")
 
 
@@ -89,6 +93,8 @@ def safetensors() -> None:
     write("safetensors/overlap.safetensors", st({"a": {**f32, "data_offsets": [0, 8]}, "b": {**f32, "data_offsets": [4, 12]}}, bytes(12)))
     write("safetensors/bad-dtype.safetensors", st({"a": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 8]}}, bytes(8)))
     write("safetensors/huge-length.safetensors", struct.pack("<Q", 1 << 40) + b"{}")
+    # Found by scripts/fuzz safetensors: 2^61 elements of 4 bytes overflowed in the error message (a trap).
+    write("safetensors/size-overflow.safetensors", st({"a": {"dtype": "F32", "shape": [1 << 52, 1 << 9], "data_offsets": [0, 0]}}, b""))
 
 
 def hdf5() -> None:

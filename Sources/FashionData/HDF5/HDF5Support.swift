@@ -7,6 +7,10 @@ import Foundation
 enum HDF5 {
     private static let lock = NSRecursiveLock()
     private static let initialised: Bool = {
+        // No library shutdown at exit: after a write that failed (a full disk), libhdf5's exit handler retries
+        // flushing the file whose close failed and crashes (SIGSEGV). Every file we write is closed or
+        // abandoned (and its temp file removed) explicitly, so there is nothing left for it to flush.
+        _ = H5dont_atexit()
         _ = H5open()
         fvl_h5e_silence()
         // Runs before libhdf5's own exit handler (registered by H5open): from then on, identifiers released

@@ -49,6 +49,9 @@ public struct ImageDecoder: Sendable {
             } else if let hw = markers?.width, let hh = markers?.height, hw > 0, hh > 0 {
                 try checkSize(width: hw, height: hh, name: name)
             }
+            if let bad = JPEGMarkers.oversizedHuffmanTable(raw) {
+                throw ImageError.corrupt(file: name, reason: "bad Huffman table (\(bad))")
+            }
             var w: Int32 = 0, h: Int32 = 0, comp: Int32 = 0
             guard stbi_info_from_memory(base, length, &w, &h, &comp) == 1 else {
                 throw ImageError.corrupt(file: name, reason: Self.stbReason())

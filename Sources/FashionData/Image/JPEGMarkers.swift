@@ -51,3 +51,34 @@ struct JPEGMarkers: Equatable {
         return out
     }
 }
+
+extension JPEGMarkers {
+    /// The first DHT table whose 16 code-length counts add up to more than 256 symbols, as "table tc/th: n
+    /// symbols", or nil. stb_image 2.27 (Debian's) does not check this and writes past its 257-entry size array
+    /// (found by scripts/fuzz image, under UBSan), so such a file is refused before stb sees it. Every FF C4 in the
+    /// file is read as a DHT segment, wherever it is: stb's marker walk tolerates garbage between segments, so a
+    /// stricter walk of our own could miss a table stb reads (in entropy-coded data FF is always followed by 00).
+    static func oversizedHuffmanTable(_ b: UnsafeRawBufferPointer) -> String? {
+        // stb takes a file for a JPEG when it starts with FF, fill bytes (FF) and D8.
+        var s = 0
+        while s < b.count, b[s] == 0xFF { s += 1 }
+        guard s > 0, s < b.count, b[s] == 0xD8 else { return nil }
+        var i = 0
+        while i + 4 <= b.count {
+            defer { i += 1 }
+            guard b[i] == 0xFF, b[i + 1] == 0xC4 else { continue }
+            let length = Int(b[i + 2]) << 8 | Int(b[i + 3])
+            // As stb reads it: tables while the segment has bytes left, each read whole even past the segment's
+            // end; bytes past the end of the file read as 0.
+            var (t, left) = (i + 4, length - 2)
+            while left > 0, t < b.count {
+                var n = 0
+                for k in 1...16 where t + k < b.count { n += Int(b[t + k]) }
+                if n > 256 { return "table \(b[t] >> 4)/\(b[t] & 0x0F): \(n) symbols, at most 256" }
+                t += 17 + n
+                left -= 17 + n
+            }
+        }
+        return nil
+    }
+}
