@@ -115,8 +115,11 @@ enum SearchPage {
     ["dragenter", "dragover"].forEach((t) => document.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
     ["dragleave", "drop"].forEach((t) => document.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
     document.addEventListener("drop", (e) => searchImage(e.dataTransfer.files[0]));
-    const initial = new URLSearchParams(location.search).get("q");
-    if (initial) { $("q").value = initial; searchText(); }
+    // Links: ?q=TEXT (&rerank=1) runs a text query, ?similar=ID shows "more like this" of a product.
+    const params = new URLSearchParams(location.search);
+    $("rerank").checked = params.get("rerank") === "1";
+    if (params.get("q")) { $("q").value = params.get("q"); searchText(); }
+    else if (params.get("similar")) { similar(params.get("similar"), "#" + params.get("similar")); }
     </script>
     </body>
     </html>
