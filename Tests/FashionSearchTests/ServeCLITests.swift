@@ -43,7 +43,7 @@ final class ServeCLITests: XCTestCase {
     func testServeRefusesAnIndexOfAnotherCatalog() throws {
         let made = try SearchFixture.get()
         let other = made.dir.appendingPathComponent("data/validation.h5").path
-        XCTAssertThrowsError(try SearchFixture.runCLI(["serve", "--checkpoint", made.run, "--catalog", other, "--index", made.indexPath,
+        XCTAssertThrowsError(try SearchFixture.runCLI(["serve", "--checkpoint", made.run, "--catalog", other, "--index", made.indexPath, "--text-field", "description",
                                                        "--port", "1"])) { e in
             let message = "\(e)"
             XCTAssertTrue(message.contains("exited 1"), message)

@@ -24,7 +24,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Where --demo keeps its catalog, checkpoint and index.") var demoDir = "demo-out/search"
     @Option(help: "SyncMask pretraining steps of --demo's first run.") var demoSteps = 300
     @Option(help: "The index file (default: beside the catalog).") var index: String?
-    @Option(help: "Text of a row the index embeds: title, description or concat.") var textField: TextField = .description
+    @Option(help: "Text of a row the index embeds: title, description or concat (SyncMask reads titles unless its run chose otherwise).")
+    var textField: TextField = .title
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on.") var port = 8080
     @Option(help: "Largest image upload, bytes.") var maxUploadBytes = 4 << 20
