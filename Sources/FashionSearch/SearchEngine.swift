@@ -57,8 +57,9 @@ public final class SearchEngine: @unchecked Sendable {
 
     public init(checkpoint: DualEncoderCheckpoint, catalog: Catalog, index: any SearchIndex, device: Device = .cpu,
                 decoder: ImageDecoder = ImageDecoder(maxSide: 8192, maxPixels: 40_000_000)) throws {
-        guard index.count == catalog.rowCount else {
-            throw SearchIndexError.shape(what: "index", expected: "\(catalog.rowCount) rows (the catalog's)", found: [index.count])
+        // Slot i is catalog row i (what IndexFile.load checks of a file): "more like this" reads a row's slot.
+        guard index.count == catalog.rowCount, index.rows == Array(0..<catalog.rowCount) else {
+            throw SearchIndexError.shape(what: "index", expected: "rows 0..<\(catalog.rowCount) (the catalog's, in order)", found: [index.count])
         }
         self.checkpoint = checkpoint
         self.catalog = catalog
