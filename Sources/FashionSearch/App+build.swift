@@ -19,10 +19,12 @@ public struct SearchLimits: Sendable {
     }
 }
 
-/// The router of the service: metrics outermost (it sees every final status), JSON errors inside it.
+/// The router of the service: request logs (at `logRequests`, when given) and metrics outermost (they see every
+/// final status), JSON errors inside them.
 public func buildRouter(engine: SearchEngine, limits: SearchLimits = SearchLimits(), pool: InferencePool? = nil,
-                        logger: Logger = Logger(label: "fashionvl.search")) -> Router<BasicRequestContext> {
+                        logger: Logger = Logger(label: "fashionvl.search"), logRequests: Logger.Level? = nil) -> Router<BasicRequestContext> {
     let router = Router()
+    if let logRequests { router.add(middleware: LogRequestsMiddleware(logRequests)) }
     let registry = PrometheusCollectorRegistry()
     router.add(middleware: RequestMetricsMiddleware(registry: registry))
     router.add(middleware: JSONErrorMiddleware(logger: logger))
@@ -32,9 +34,9 @@ public func buildRouter(engine: SearchEngine, limits: SearchLimits = SearchLimit
 }
 
 public func buildApplication(engine: SearchEngine, host: String = "127.0.0.1", port: Int = 8080,
-                             limits: SearchLimits = SearchLimits(), logger: Logger = Logger(label: "fashionvl.search"))
-    -> some ApplicationProtocol
+                             limits: SearchLimits = SearchLimits(), logger: Logger = Logger(label: "fashionvl.search"),
+                             logRequests: Logger.Level? = nil) -> some ApplicationProtocol
 {
-    Application(router: buildRouter(engine: engine, limits: limits, logger: logger),
+    Application(router: buildRouter(engine: engine, limits: limits, logger: logger, logRequests: logRequests),
                 configuration: .init(address: .hostname(host, port: port), serverName: "fashionvl"), logger: logger)
 }

@@ -54,7 +54,8 @@ struct Serve: ParsableCommand {
         logger.logLevel = .info
         logger.info("serving \(served.rowsOfProduct.count) products (\(opened.count) rows) of \(catalog) on http://\(host):\(port)/")
         let app = buildApplication(engine: engine, host: host, port: port,
-                                   limits: SearchLimits(maxUploadBytes: maxUploadBytes, queueLimit: queueLimit), logger: logger)
+                                   limits: SearchLimits(maxUploadBytes: maxUploadBytes, queueLimit: queueLimit), logger: logger,
+                                   logRequests: .info)
         try blocking { try await app.runService() }
     }
 }
