@@ -13,6 +13,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The C ABI of libctorch (built and installed by scripts/setup from Sources/CTorch/src).
@@ -24,11 +28,25 @@ let package = Package(
         .target(name: "FashionModels", dependencies: ["Torch"], exclude: ["Configs"]),
         .target(name: "FashionTrain", dependencies: ["Torch", "FashionData", "FashionModels"]),
         .target(name: "FashionEval", dependencies: ["Torch", "FashionData", "FashionModels", "FashionTrain"]),
+        // The search service (issue 15): index, routes, page; `fashionvl serve` is its trivial main.
+        .target(name: "FashionSearch", dependencies: [
+            "Torch", "FashionData", "FashionModels", "FashionEval",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "fashionvl", dependencies: [
-            "Torch", "FashionData", "FashionModels", "FashionTrain", "FashionEval",
+            "Torch", "FashionData", "FashionModels", "FashionTrain", "FashionEval", "FashionSearch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+        .testTarget(name: "FashionSearchTests", dependencies: [
+            "FashionSearch", "FashionEval", "FashionData", "FashionModels", "Torch",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "FashionDataTests", dependencies: ["FashionData"]),
         .testTarget(name: "CLITests", dependencies: []),
         .testTarget(name: "FashionEvalTests", dependencies: ["FashionEval", "FashionData", "FashionTrain", "FashionModels", "Torch"]),

@@ -17,6 +17,7 @@ struct FashionVL: ParsableCommand {
             Import.self,
             Inspect.self,
             Report.self,
+            Serve.self,
             Tokenize.self,
         ]
     )
