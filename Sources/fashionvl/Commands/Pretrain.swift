@@ -15,7 +15,9 @@ struct Pretrain: ParsableCommand {
         syncmask-minilm starts its text tower from all-MiniLM-L6-v2: scripts/fetch-weights minilm-l6; syncmask-effnet \
         its image tower from EfficientNet-Lite0: scripts/fetch-weights efficientnet-lite0). Writes RUN/config.json, RUN/metrics.jsonl, \
         checkpoints under RUN/checkpoints and RUN/last.json. With --resume, continues from the last complete \
-        checkpoint and gives the same losses as an uninterrupted run.
+        checkpoint and gives the same losses as an uninterrupted run. Data-parallel: --nproc N on one host, or \
+        --rank/--world-size/--master (or torchrun's environment) per host or GPU; --batch is per process \
+        (docs/DISTRIBUTED.md).
         """)
 
     @Option(help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo, syncmask-minilm, syncmask-effnet) or a JSON config file.")
@@ -31,6 +33,7 @@ struct Pretrain: ParsableCommand {
     @Flag(help: "Drop image-text matching (ablation).") var noItm = false
     @Flag(help: "Drop masked language modelling (ablation).") var noMlm = false
     @OptionGroup(title: "SyncMask") var syncmask: SyncMaskOptions
+    @OptionGroup(title: "Distributed") var dist: DistributedOptions
 
     func validate() throws {
         guard ["fp32", "bf16"].contains(dtype) else { throw ValidationError("--dtype must be fp32 or bf16, got \(dtype)") }
@@ -52,8 +55,10 @@ struct Pretrain: ParsableCommand {
     }
 
     func run() throws {
+        if let n = dist.nproc { try LocalLauncher.run(nproc: n, master: dist.master, grace: dist.distTimeout) }
         Torch.setNumThreads(loop.threads)
-        let dev = try Device(parsing: loop.device)
+        let setup = try dist.setup(device: loop.device)
+        let dev = try Device(parsing: DistributedOptions.device(loop.device, setup: setup))
         let family = try family()
         if family == .syncmask {
             if noMir { throw TrainError.badArgument("--no-mir is MVLT's; SyncMask's image loss is switched off with --no-mim") }
@@ -69,14 +74,19 @@ struct Pretrain: ParsableCommand {
             losses: .init(mir: !noMir, itm: !noItm, mlm: !noMlm))
         options.dtype = dtype
         options.initFrom = initFrom
-        // A failure before the first checkpoint removes the run folder it created (RunFolder.removingIfUnstarted).
-        let summary: [String: Double] = try RunFolder.removingIfUnstarted(loop.out) {
+        // Joins the other ranks (rendezvous at rank 0's --master) before anything is written.
+        options.dataParallel = try setup.map { try DataParallel($0, device: dev) }
+        let main = options.dataParallel?.isMain ?? true
+        // A failure before the first checkpoint removes the run folder it created (RunFolder.removingIfUnstarted);
+        // only rank 0 of a data-parallel run owns the folder.
+        let train: () throws -> [String: Double] = {
             switch family {
             case .mvlt: return try MVLTPretraining(options: options, resume: loop.resume).run()
             case .syncmask:
                 let job = try SyncMaskPretraining(options: options, recipe: syncmask.recipe(noItm: noItm, noMlm: noMlm),
                                                   resume: loop.resume, towers: syncmask.towers())
                 var s = try job.run()
+                guard main else { return s }
                 // The masks the trained model chooses, for people to look at.
                 let figure = loop.out + "/syncmask_masks.png"
                 s["figure_visible_share"] = try SyncMaskFigure.write(model: job.model, config: job.runConfig, to: figure, device: dev)
@@ -84,6 +94,8 @@ struct Pretrain: ParsableCommand {
                 return s
             }
         }
+        let summary = main ? try RunFolder.removingIfUnstarted(loop.out, train) : try train()
+        guard main else { return }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }
