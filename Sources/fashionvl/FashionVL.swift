@@ -19,6 +19,7 @@ struct FashionVL: ParsableCommand {
             Report.self,
             Serve.self,
             Tokenize.self,
+            CheckHDF5.self,
         ]
     )
 
@@ -27,6 +28,7 @@ struct FashionVL: ParsableCommand {
     static func main() {
         passiveOpenMP()
         ModelFamilyRegistration.registerAll()
+        CheckHDF5.installForThisProcess()
         var command: ParsableCommand
         do {
             command = try parseAsRoot()
