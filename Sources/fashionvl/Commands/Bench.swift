@@ -13,6 +13,7 @@ struct Bench: ParsableCommand {
             BenchITCRank.self,
             BenchEffNet.self,
             BenchAllReduce.self,
+            BenchKaleido.self,
         ]
     )
 }
