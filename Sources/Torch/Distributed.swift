@@ -41,6 +41,18 @@ final class DistStore: @unchecked Sendable {
     init(_ handle: OpaquePointer) { self.handle = handle }
     deinit { ctorch_store_free(handle) }
 
+    func set(_ key: String, _ value: [UInt8]) throws {
+        try Tensor.check("store.set", ctorch_store_set(handle, key, value, Int64(value.count)))
+    }
+
+    /// The value of `key` (waits for it up to the store's timeout), at most `capacity` bytes.
+    func get(_ key: String, capacity: Int) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: capacity)
+        var n: Int64 = 0
+        try Tensor.check("store.get", ctorch_store_get(handle, key, &buffer, Int64(capacity), &n))
+        return Array(buffer.prefix(Int(n)))
+    }
+
     func add(_ key: String, _ delta: Int64) throws -> Int64 {
         var out: Int64 = 0
         try Tensor.check("store.add", ctorch_store_add(handle, key, delta, &out))
@@ -87,9 +99,28 @@ public final class ProcessGroup: @unchecked Sendable {
             if rank != 0 { throw DistributedError.masterUnreachable(host: host, port: port, seconds: timeout, detail: ProcessGroup.short(detail)) }
             throw DistributedError.collective(operation: "store", detail: ProcessGroup.short(detail))
         }
+        let store = DistStore(s!)
+        // Rank 0 writes a known value that the others read back: something that accepts the connection but is no
+        // c10d store (another service, a proxy) then fails here, within the timeout, as an unreachable master,
+        // instead of as a rendezvous that never completes.
+        let marker = Array("fashionvl-rendezvous".utf8)
+        do {
+            if rank == 0 {
+                try store.set("fashionvl/master", marker)
+            } else if try store.get("fashionvl/master", capacity: marker.count + 8) != marker {
+                throw DistributedError.invalidArgument("an unexpected answer")
+            }
+        } catch {
+            let detail = ProcessGroup.short("\(error)")
+            if rank != 0 {
+                throw DistributedError.masterUnreachable(host: host, port: port, seconds: timeout,
+                                                         detail: "it accepts connections but does not answer as rank 0's rendezvous store: \(detail)")
+            }
+            throw DistributedError.collective(operation: "store", detail: detail)
+        }
         let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
         let iface = interface ?? ProcessInfo.processInfo.environment["GLOO_SOCKET_IFNAME"]
-        try self.init(store: DistStore(s!), rank: rank, worldSize: worldSize, backend: backend, timeout: timeout,
+        try self.init(store: store, rank: rank, worldSize: worldSize, backend: backend, timeout: timeout,
                       interface: iface, hostname: iface == nil && loopback ? "127.0.0.1" : nil)
     }
 
