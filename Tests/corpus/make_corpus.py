@@ -130,6 +130,7 @@ def hdf5() -> None:
     catalog("hdf5/good.h5")
     # hdf5/h5hl-protect-segv.h5 is not made here: scripts/fuzz hdf5 found it (libhdf5 1.10.8 segfaults in H5HL_protect
     # on its corrupt local heap); committed as found (= Fuzz/hdf5/known-crashes/h5hl-protect-segv.h5).
+    # hdf5/h5d-chunk-fpe.h5 likewise (integer division by zero in H5D__chunk_set_info, a chunk dimension of 0).
     catalog("hdf5/zero-rows.h5", rows=0)
     catalog("hdf5/image-3d.h5", image=(4, 4))
     catalog("hdf5/image-not-square.h5", image=(4, 5, 3))
