@@ -20,8 +20,9 @@ struct Pretrain: ParsableCommand {
         (docs/DISTRIBUTED.md).
         """)
 
-    @Option(help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo, syncmask-minilm, syncmask-effnet) or a JSON config file.")
-    var config = "mvlt-demo"
+    @Option(name: .customLong("config"), help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo, syncmask-minilm, syncmask-effnet) or a JSON config file (default mvlt-demo; with --resume, the run's own).")
+    var configOption: String?
+    var config: String { configOption ?? "mvlt-demo" }
     @OptionGroup var loop: TrainingLoopOptions
     @Option(help: "Start from these weights where names and shapes match (e.g. ImageNet PVT-v1-Tiny converted with scripts/convert-mvlt-checkpoint --partial), as the original does.")
     var initFrom: String?
@@ -42,13 +43,27 @@ struct Pretrain: ParsableCommand {
         guard evalBatches > 0 else { throw ValidationError("--eval-batches must be positive, got \(evalBatches)") }
     }
 
-    /// The family of the run: the saved run's when resuming, else the config's.
+    /// The family of the run: the saved run's when resuming (a --config given too must be of that family),
+    /// else the config's.
     func family() throws -> ModelFamily {
         let saved = loop.out + "/config.json"
-        if loop.resume, let data = FileManager.default.contents(atPath: saved),
-           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-           let model = object["model"] as? [String: Any] {
-            return (model["family"] as? String).flatMap(ModelFamily.init(rawValue:)) ?? .mvlt
+        if loop.resume, let data = FileManager.default.contents(atPath: saved) {
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let model = object["model"] as? [String: Any] else {
+                throw TrainError.badCheckpoint(path: saved, reason: "not a FashionVL run config (expected a JSON object with a \"model\" object)")
+            }
+            let raw = model["family"] as? String ?? ModelFamily.mvlt.rawValue
+            guard let family = ModelFamily(rawValue: raw) else {
+                throw TrainError.badCheckpoint(path: saved, reason: "model.family '\(raw)' is not one of \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if let given = configOption {
+                let (data, source) = try ModelRegistry.source(nameOrPath: given)
+                let wanted = try ModelRegistry.family(of: data, source: source)
+                if wanted != family {
+                    throw TrainError.badArgument("\(loop.out) holds a \(family.rawValue) run, but --config \(given) is a \(wanted.rawValue) config; --resume continues the run with its saved config (drop --config, or choose another --out)")
+                }
+            }
+            return family
         }
         let (data, source) = try ModelRegistry.source(nameOrPath: config)
         return try ModelRegistry.family(of: data, source: source)
