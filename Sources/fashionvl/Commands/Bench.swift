@@ -14,6 +14,7 @@ struct Bench: ParsableCommand {
             BenchEffNet.self,
             BenchAllReduce.self,
             BenchKaleido.self,
+            BenchSearch.self,
         ]
     )
 }
