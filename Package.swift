@@ -41,17 +41,19 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "TorchTests", dependencies: ["Torch"]),
+        // Test helpers shared by the test targets (the PyTorch-port runner, temp folders).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),
         .testTarget(name: "FashionSearchTests", dependencies: [
             "FashionSearch", "FashionEval", "FashionData", "FashionModels", "Torch",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .testTarget(name: "FashionDataTests", dependencies: ["FashionData"]),
-        .testTarget(name: "CLITests", dependencies: []),
+        .testTarget(name: "FashionDataTests", dependencies: ["FashionData", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "FashionEvalTests", dependencies: ["FashionEval", "FashionData", "FashionTrain", "FashionModels", "Torch"]),
-        .testTarget(name: "FashionModelsTests", dependencies: ["FashionModels", "Torch"]),
-        .testTarget(name: "FashionTrainTests", dependencies: ["FashionTrain", "FashionData", "FashionModels", "Torch"]),
+        .testTarget(name: "FashionModelsTests", dependencies: ["FashionModels", "Torch", "TestSupport"]),
+        .testTarget(name: "FashionTrainTests", dependencies: ["FashionTrain", "FashionData", "FashionModels", "Torch", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -2,6 +2,7 @@
 // arguments in, stdin from bytes, stdout/stderr and the exit status out. Fixtures come from the committed
 // Python scripts in Tests/reference (run with /usr/bin/python3).
 import Foundation
+import TestSupport
 import XCTest
 
 enum CLI {
@@ -102,8 +103,7 @@ enum CLI {
         guard FileManager.default.isExecutableFile(atPath: python.path) else {
             throw XCTSkip("/usr/bin/python3 (with h5py and Pillow) is needed for the CLI fixtures")
         }
-        let r = try execute(python, [referenceDir.appendingPathComponent(script).path] + args)
-        guard r.status == 0 else { throw CLIError("\(script) \(args.joined(separator: " ")) failed: \(r.stderr)") }
+        _ = try Reference.run(script, args)
     }
 
     static func tempDir(prefix: String = "fvl-cli") throws -> URL {

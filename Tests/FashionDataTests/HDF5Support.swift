@@ -1,6 +1,7 @@
 // Shared helpers of the HDF5 tests: temp folders, running the committed reference scripts with /usr/bin/python3.
 import FashionData
 import Foundation
+import TestSupport
 import XCTest
 
 enum HDF5TestSupport {
@@ -13,21 +14,9 @@ enum HDF5TestSupport {
         return url
     }
 
-    /// Runs `Tests/reference/<script>` with /usr/bin/python3 and returns its stdout; fails the test on a non-zero exit.
-    static func python(_ script: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [referenceDir.appendingPathComponent(script).path] + args
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "\(script): \(String(decoding: stderr, as: UTF8.self))",
-                       file: file, line: line)
-        return String(decoding: stdout, as: UTF8.self)
+    /// Runs `Tests/reference/<script>` with /usr/bin/python3 and returns its stdout; throws with stderr on failure.
+    static func python(_ script: String, _ args: [String]) throws -> String {
+        try Reference.run(script, args)
     }
 
     /// Pixel (row r, y, x, channel c) of the reference fixture: (31 r + 7 y + 3 x + 11 c) % 256.
