@@ -20,9 +20,13 @@ public struct SearchLimits: Sendable {
     /// A connection that sends nothing for this long (a slow or stalled head or body, or an idle keep-alive) is
     /// closed by the server.
     public var idleTimeout: Duration = .seconds(30)
+    /// Most text (or image) queries the model worker takes into one batch.
+    public var maxBatch = 32
 
     public init(maxUploadBytes: Int = 4 << 20, maxJSONBytes: Int = 64 << 10, queueLimit: Int = 32,
-                queueTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(30)) {
+                queueTimeout: Duration = .seconds(10), bodyTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(30),
+                maxBatch: Int = 32) {
+        self.maxBatch = max(1, maxBatch)
         self.maxUploadBytes = maxUploadBytes
         self.maxJSONBytes = maxJSONBytes
         self.queueLimit = queueLimit

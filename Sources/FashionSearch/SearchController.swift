@@ -11,6 +11,18 @@ public struct SearchController: Sendable {
     public let pool: InferencePool
     public let limits: SearchLimits
     let registry: PrometheusCollectorRegistry
+    /// The micro-batching lanes of text and image queries (up to `limits.maxBatch` requests a batch).
+    let textLane: BatchLane<TextSearch, [SearchHit]>
+    let imageLane: BatchLane<ImageSearch, [SearchHit]>
+
+    init(engine: SearchEngine, pool: InferencePool, limits: SearchLimits, registry: PrometheusCollectorRegistry) {
+        self.engine = engine
+        self.pool = pool
+        self.limits = limits
+        self.registry = registry
+        textLane = BatchLane(maxBatch: limits.maxBatch) { engine.searchTexts($0) }
+        imageLane = BatchLane(maxBatch: limits.maxBatch) { engine.searchImages($0) }
+    }
 
     /// Every route as "METHOD path" with OpenAPI's {param} syntax; the router registers exactly these.
     public static let routes = [
@@ -81,7 +93,7 @@ public struct SearchController: Sendable {
         let k = q.k ?? 10
         let rerank = q.rerank == true ? (q.rerankK ?? 20) : nil
         let start = ContinuousClock.now
-        let hits = try await pool.run { try engine.searchText(q.query, k: k, rerank: rerank) }
+        let hits = try await pool.run(TextSearch(query: q.query, k: k, rerank: rerank), in: textLane)
         return try json(Results(query: q.query, k: k, reranked: rerank != nil, results: hits, milliseconds: milliseconds(since: start)))
     }
 
@@ -104,7 +116,7 @@ public struct SearchController: Sendable {
             throw SearchRequestError(415, "unsupported_media_type", "the upload is neither a JPEG nor a PNG (by its first bytes)")
         }
         let start = ContinuousClock.now
-        let hits = try await pool.run { try engine.searchImage(bytes, k: k, target: target, rerank: rerank) }
+        let hits = try await pool.run(ImageSearch(bytes: bytes, k: k, target: target, rerank: rerank), in: imageLane)
         return try json(Results(query: nil, k: k, reranked: rerank != nil, results: hits, milliseconds: milliseconds(since: start)))
     }
 

@@ -23,7 +23,10 @@ enum SearchPage {
       label.toggle { display: flex; gap: 6px; align-items: center; color: var(--muted); }
       #drop { margin-top: 10px; padding: 10px; border: 2px dashed var(--line); border-radius: 8px; color: var(--muted); text-align: center; }
       #drop.over { border-color: var(--accent); color: var(--accent); background: #eef5fc; }
-      #status { padding: 8px 24px; color: var(--muted); min-height: 1.4em; }
+      #statusbar { display: flex; align-items: center; gap: 10px; padding: 8px 24px; min-height: 1.4em; }
+      #thumb { width: 56px; height: 56px; object-fit: cover; border: 1px solid var(--line); border-radius: 6px;
+               background: #eee; image-rendering: pixelated; }
+      #status { color: var(--muted); }
       #status.error { color: #b00020; }
       #grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 16px; padding: 8px 24px 24px; }
       .card { background: #fff; border: 1px solid var(--line); border-radius: 10px; overflow: hidden; display: flex; flex-direction: column; }
@@ -46,11 +49,13 @@ enum SearchPage {
       </form>
       <div id="drop">or drop a JPEG or PNG here</div>
     </header>
-    <div id="status"></div>
+    <div id="statusbar"><img id="thumb" alt="the query image" hidden><div id="status"></div></div>
     <main id="grid"></main>
     <script>
     const $ = (id) => document.getElementById(id);
     const status = (text, error) => { $("status").textContent = text; $("status").className = error ? "error" : ""; };
+    // The query's image beside the status (an upload, or the product of "more like this"); none for a text query.
+    const thumb = (url) => { $("thumb").hidden = !url; if (url) $("thumb").src = url; else $("thumb").removeAttribute("src"); };
 
     async function call(url, options) {
       const response = await fetch(url, options);
@@ -88,6 +93,7 @@ enum SearchPage {
     async function searchText() {
       const query = $("q").value.trim();
       if (!query) { status("Type a query first.", true); return; }
+      thumb(null);
       status("Searching…");
       try {
         const data = await call("/search/text", { method: "POST", headers: { "Content-Type": "application/json" },
@@ -98,6 +104,8 @@ enum SearchPage {
 
     async function searchImage(file) {
       if (!file) return;
+      if ($("thumb").src.startsWith("blob:")) URL.revokeObjectURL($("thumb").src);
+      thumb(URL.createObjectURL(file));
       status(`Searching by ${file.name}…`);
       try {
         const toText = $("totext").checked;
@@ -108,6 +116,7 @@ enum SearchPage {
     }
 
     async function similar(id, title) {
+      thumb(`/items/${id}/image`);
       status("Finding similar items…");
       try { show(`More like “${title}”`, await call(`/items/${id}/similar?k=24`)); } catch (e) { status(e.message, true); }
     }

@@ -42,13 +42,14 @@ struct BenchSearch: ParsableCommand {
     @Option(help: "HNSW candidate list of a query.") var efSearch = 64
     @Option(help: "Queries of the recall measurement (the catalog's text embeddings).") var recallQueries = 500
     @Option(help: "Requests queued for the model before 503.") var queueLimit = 256
+    @Option(help: "Most queries the model worker batches together (1: one at a time, no batching).") var maxBatch = 32
     @Option(help: "libtorch threads.") var threads = 2
     @Option(help: "Also write the JSON line to this file (temp file + rename).") var out: String?
 
     func validate() throws {
         guard demo || (checkpoint != nil && catalog != nil) else { throw ValidationError("give --checkpoint and --catalog, or --demo") }
-        guard rows > 0, rate > 0, seconds > 0, connections > 0, k > 0, rerankK > 0, threads > 0, queueLimit > 0, recallQueries > 0 else {
-            throw ValidationError("--rows, --rate, --seconds, --connections, --k, --rerank-k, --threads, --queue-limit, --recall-queries must be positive")
+        guard rows > 0, rate > 0, seconds > 0, connections > 0, k > 0, rerankK > 0, threads > 0, queueLimit > 0, recallQueries > 0, maxBatch > 0 else {
+            throw ValidationError("--rows, --rate, --seconds, --connections, --k, --rerank-k, --threads, --queue-limit, --recall-queries, --max-batch must be positive")
         }
         guard !runModes.isEmpty, runModes.allSatisfy({ $0 == "itc" || $0 == "rerank" }) else {
             throw ValidationError("--modes is a comma-separated list of itc and rerank, got \(modes)")
@@ -80,7 +81,7 @@ struct BenchSearch: ParsableCommand {
             "bench": "search-load", "machine": SearchBenchSupport.machine(), "torch": Torch.version, "threads": threads,
             "checkpoint": run, "catalog": catalogPath, "catalog_rows": base.count, "rows": exact.count, "dim": exact.dimension,
             "noise": noise, "rate": rate, "seconds": seconds, "connections": connections, "k": k, "rerank_k": rerankK,
-            "queue_limit": queueLimit, "load_avg_before": SearchBenchSupport.loadAverage(),
+            "queue_limit": queueLimit, "max_batch": maxBatch, "load_avg_before": SearchBenchSupport.loadAverage(),
         ]
         var indexes: [(String, any SearchIndex)] = [("exact", exact)]
         if hnsw {
@@ -108,6 +109,7 @@ struct BenchSearch: ParsableCommand {
                 let (k, rerankK) = (self.k, self.rerankK)
                 log("load: \(name) \(mode), \(rate) req/s for \(seconds) s…")
                 var entry = try withServer(engine) { port in
+                    engine.resetStats()
                     let sampler = ResourceSampler()
                     let load = LoadTest.run(port: port, rate: rate, seconds: seconds, connections: connections) { i in
                         let body: [String: Any] = ["query": titles[i % titles.count], "k": k, "rerank": rerank, "rerank_k": rerankK]
@@ -116,6 +118,7 @@ struct BenchSearch: ParsableCommand {
                     }
                     var e = summary(load)
                     for (key, value) in sampler.stop() { e[key] = value }
+                    e["model_worker"] = stages(engine.stageStats)
                     return e
                 }
                 entry["index"] = name
@@ -141,6 +144,14 @@ struct BenchSearch: ParsableCommand {
                 "mean_ms": round3(mean)]
     }
 
+    /// Where the model worker's time went: batches, mean requests a batch, and per request the ms of each stage.
+    private func stages(_ s: SearchEngine.StageStats) -> [String: Any] {
+        let n = Double(max(1, s.requests))
+        return ["batches": s.batches, "requests": s.requests, "mean_batch": round3(Double(s.requests) / Double(max(1, s.batches))),
+                "itm_pairs": s.pairs, "busy_s": round3((s.encodeMs + s.searchMs + s.rerankMs) / 1000),
+                "per_request_ms": ["encode": round3(s.encodeMs / n), "index_search": round3(s.searchMs / n), "itm_rerank": round3(s.rerankMs / n)]]
+    }
+
     /// Runs the service on a free loopback port in this process while `body` runs (on this thread), then stops it.
     private func withServer<T>(_ engine: SearchEngine, _ body: (Int) throws -> T) throws -> T {
         let ready = DispatchSemaphore(value: 0), stopped = DispatchSemaphore(value: 0)
@@ -148,7 +159,7 @@ struct BenchSearch: ParsableCommand {
         var logger = Logger(label: "fashionvl.bench")
         logger.logLevel = .warning
         let app = buildApplication(engine: engine, host: "127.0.0.1", port: 0,
-                                   limits: SearchLimits(queueLimit: queueLimit, queueTimeout: .seconds(30)), logger: logger) { channel in
+                                   limits: SearchLimits(queueLimit: queueLimit, queueTimeout: .seconds(30), maxBatch: maxBatch), logger: logger) { channel in
             port = channel.localAddress?.port ?? 0
             ready.signal()
         }

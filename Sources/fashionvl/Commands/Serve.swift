@@ -30,6 +30,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Port to listen on.") var port = 8080
     @Option(help: "Largest image upload, bytes.") var maxUploadBytes = 4 << 20
     @Option(help: "Requests running or queued for the model before 503.") var queueLimit = 32
+    @Option(help: "Most queries the model worker batches together (dynamic micro-batching; 1: none).") var maxBatch = 32
     @Option(help: "libtorch threads.") var threads = 2
     @Option(help: "Seconds a request may wait for the model before 503.") var queueTimeout = 10.0
     @Option(help: "Seconds to receive a request body before 408.") var bodyTimeout = 10.0
@@ -43,8 +44,8 @@ struct Serve: ParsableCommand {
         guard !demo || (checkpoint == nil && catalog == nil) else { throw ValidationError("--demo makes its own checkpoint and catalog") }
         guard demoSteps > 0 else { throw ValidationError("--demo-steps must be positive") }
         guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535") }
-        guard maxUploadBytes > 0, queueLimit > 0, threads > 0, efSearch > 0 else {
-            throw ValidationError("--max-upload-bytes, --queue-limit, --threads and --ef-search must be positive")
+        guard maxUploadBytes > 0, queueLimit > 0, threads > 0, efSearch > 0, maxBatch > 0 else {
+            throw ValidationError("--max-upload-bytes, --queue-limit, --threads, --ef-search and --max-batch must be positive")
         }
         guard queueTimeout > 0, bodyTimeout > 0, idleTimeout > 0 else {
             throw ValidationError("--queue-timeout, --body-timeout and --idle-timeout must be positive seconds")
@@ -70,7 +71,7 @@ struct Serve: ParsableCommand {
         let app = buildApplication(engine: engine, host: host, port: port,
                                    limits: SearchLimits(maxUploadBytes: maxUploadBytes, queueLimit: queueLimit,
                                                         queueTimeout: .seconds(queueTimeout), bodyTimeout: .seconds(bodyTimeout),
-                                                        idleTimeout: .seconds(idleTimeout)),
+                                                        idleTimeout: .seconds(idleTimeout), maxBatch: maxBatch),
                                    logger: logger,
                                    logRequests: .info)
         try blocking { try await app.runService() }
