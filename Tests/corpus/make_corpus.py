@@ -236,11 +236,13 @@ def runs(binary: str) -> None:
     config["model"]["vocab_size"] = SMALL_VOCAB
     last["optimizerSteps"] = []
 
-    def run_folder(rel: str, cfg=None, lst=None, w=None, metrics=None, raw_last=None, raw_weights=None) -> Path:
+    def run_folder(rel: str, cfg=None, lst=None, w=None, metrics=None, raw_last=None, raw_weights=None,
+                   raw_cfg=None) -> Path:
         d = ROOT / rel
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
-        (d / "config.json").write_text(json.dumps(cfg if cfg is not None else config, indent=1, sort_keys=True))
+        (d / "config.json").write_text(raw_cfg if raw_cfg is not None else
+                                       json.dumps(cfg if cfg is not None else config, indent=1, sort_keys=True))
         if raw_last is not None:
             (d / "last.json").write_bytes(raw_last)
         elif lst is not False:
@@ -273,6 +275,8 @@ def runs(binary: str) -> None:
     # Run folders.
     run_folder("runs/missing-last", lst=False, w=weights)
     run_folder("runs/corrupt-last", raw_last=b'{"step": 1, "epoch": 0, "weigh')
+    # A hand-edited config.json with a comma missing at the end of line 2 (`evaluate`, `pretrain --resume`).
+    run_folder("runs/corrupt-config", raw_cfg=json.dumps(config, indent=1, sort_keys=True).replace(",\n", "\n", 1))
     run_folder("runs/missing-checkpoint")
     torn = "".join(json.dumps({"step": s, "loss": 2.0 - 0.1 * s, "lr": 1e-4}) + "\n" for s in range(1, 4))
     run_folder("runs/torn-metrics", w=weights, metrics=torn + '{"step": 4, "loss": 1.')
