@@ -47,6 +47,11 @@ public enum FashionGenSchema {
         return out
     }
 
+    /// Bounds on what one row may claim, checked before anything is allocated for it (a malformed file can claim
+    /// a 4 GiB string width or a 10⁶-pixel side): 4096-px images (the published files: 256), 16 MiB per text value.
+    static let maxImageSide = 4096
+    static let maxTextWidth = 16 << 20
+
     /// The largest chunk accepted: libhdf5 allocates a whole chunk to read one row of it (a row of the published
     /// files' 256-px images is 192 KiB; their chunks hold one row).
     static let maxChunkBytes = 256 << 20
@@ -108,6 +113,10 @@ public enum FashionGenSchema {
             guard s.count == 4, s[1] == s[2], s[1] > 0, s[3] == 3 else {
                 throw FashionGenError.badShape(file: path, key: key, expected: "(N,S,S,3)", actual: info.shapeText)
             }
+            guard s[1] <= maxImageSide else {
+                throw FashionGenError.badShape(file: path, key: key, expected: "(N,S,S,3) with S ≤ \(maxImageSide)",
+                                               actual: info.shapeText)
+            }
             guard info.kind == .unsignedInteger, info.elementSize == 1 else {
                 throw FashionGenError.badDtype(file: path, key: key, expected: "uint8", actual: info.dtype)
             }
@@ -119,6 +128,10 @@ public enum FashionGenSchema {
         if textKeys.contains(key) {
             guard info.kind == .fixedString else {
                 throw FashionGenError.badDtype(file: path, key: key, expected: "fixed-length bytes |S<n>",
+                                               actual: info.dtype)
+            }
+            guard info.elementSize <= maxTextWidth else {
+                throw FashionGenError.badDtype(file: path, key: key, expected: "fixed-length bytes |S<n> with n ≤ \(maxTextWidth)",
                                                actual: info.dtype)
             }
         } else {
