@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "fashionvl", targets: ["fashionvl"]),
+        .executable(name: "fashionvl-check-hdf5", targets: ["fashionvl-check-hdf5"]),
         .library(name: "Torch", targets: ["Torch"]),
         .library(name: "FashionData", targets: ["FashionData"]),
         .library(name: "FashionModels", targets: ["FashionModels"]),
@@ -41,6 +42,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The child-process check of an HDF5 file (UntrustedHDF5.swift), without libtorch: fashionvl runs it when
+        // it sits beside the fashionvl executable, else `fashionvl check-hdf5`.
+        .executableTarget(name: "fashionvl-check-hdf5", dependencies: ["FashionData"]),
         // Test helpers shared by the test targets (the PyTorch-port runner, temp folders).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TorchTests", dependencies: ["Torch", "TestSupport"]),

@@ -1,4 +1,5 @@
 // Errors and JSON helpers shared by the evaluation code.
+import FashionModels
 import Foundation
 
 public enum EvalError: Error, CustomStringConvertible {
@@ -33,7 +34,7 @@ public enum EvalJSON {
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do { return try decoder.decode(type, from: data) } catch let error as DecodingError {
-            throw EvalError.unreadable(file: path, reason: "not a valid \(T.self): \(describe(error))")
+            throw EvalError.unreadable(file: path, reason: "not a valid \(T.self): \(JSONText.describe(error, in: data))")
         }
     }
 
@@ -54,16 +55,4 @@ public enum EvalJSON {
         }
     }
 
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ c: DecodingError.Context) -> String {
-            c.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-        }
-        switch error {
-        case let .keyNotFound(k, c): return "missing key \(path(c)).\(k.stringValue)"
-        case let .typeMismatch(t, c): return "\(path(c)): expected \(t)"
-        case let .valueNotFound(t, c): return "\(path(c)): expected \(t), found null"
-        case let .dataCorrupted(c): return "\(path(c)): \(c.debugDescription)"
-        @unknown default: return "\(error)"
-        }
-    }
 }

@@ -231,14 +231,14 @@ extension ModelRegistry {
         do {
             config = try JSONDecoder().decode(C.self, from: data)
         } catch let DecodingError.typeMismatch(type, ctx) {
-            throw ModelError.configFile(path: source, field: fieldPath(ctx), reason: "expected \(jsonKind(type))")
+            throw ModelError.configFile(path: source, field: JSONText.fieldPath(ctx), reason: "expected \(JSONText.kind(type))")
         } catch let DecodingError.valueNotFound(type, ctx) {
-            throw ModelError.configFile(path: source, field: fieldPath(ctx), reason: "expected \(jsonKind(type)), got null")
+            throw ModelError.configFile(path: source, field: JSONText.fieldPath(ctx), reason: "expected \(JSONText.kind(type)), got null")
         } catch let DecodingError.dataCorrupted(ctx) {
             if ctx.codingPath.isEmpty, let place = ConfigChecks.syntaxError(in: data) {
                 throw ModelError.configFile(path: source, field: nil, reason: "not valid JSON: \(place)")
             }
-            throw ModelError.configFile(path: source, field: ctx.codingPath.isEmpty ? nil : fieldPath(ctx),
+            throw ModelError.configFile(path: source, field: ctx.codingPath.isEmpty ? nil : JSONText.fieldPath(ctx),
                                         reason: ctx.debugDescription)
         } catch {
             throw ModelError.configFile(path: source, field: nil, reason: "\(error)")
@@ -249,27 +249,5 @@ extension ModelRegistry {
             throw ModelError.configFile(path: source, field: field, reason: reason)
         }
         return config
-    }
-
-    /// The field's JSON path (`heads.mir`, `embed_dims[2]`); nil for the top level.
-    private static func fieldPath(_ ctx: DecodingError.Context) -> String? {
-        let path = ctx.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            .replacingOccurrences(of: ".[", with: "[")
-        return path.isEmpty ? nil : path
-    }
-
-    /// What a Swift type is in JSON words, for messages ("an integer", not "Int").
-    private static func jsonKind(_ type: Any.Type) -> String {
-        switch type {
-        case is Int.Type, is Int64.Type, is UInt64.Type: return "an integer"
-        case is Double.Type, is Float.Type: return "a number"
-        case is String.Type: return "a string"
-        case is Bool.Type: return "true or false"
-        case is [Any].Type: return "a list"
-        case is [String: Any].Type: return "a JSON object"
-        default:
-            let name = "\(type)"
-            return name.hasPrefix("Array") ? "a list" : name.hasPrefix("Dictionary") ? "a JSON object" : name
-        }
     }
 }

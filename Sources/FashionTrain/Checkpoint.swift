@@ -1,3 +1,4 @@
+import FashionModels
 import Foundation
 import Torch
 
@@ -61,7 +62,7 @@ public struct CheckpointStore {
     public func latest() throws -> TrainerState? {
         guard FileManager.default.fileExists(atPath: lastPath) else { return nil }
         do {
-            let st = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: lastPath)))
+            let st = try JSONText.decode(TrainerState.self, from: Data(contentsOf: URL(fileURLWithPath: lastPath)))
             guard FileManager.default.fileExists(atPath: run + "/" + st.weights) else {
                 throw TrainError.badCheckpoint(path: lastPath, reason: "names \(st.weights), which does not exist")
             }

@@ -1,3 +1,4 @@
+import FashionModels
 import Foundation
 import Torch
 
@@ -18,7 +19,7 @@ public enum RunFolder {
             throw TrainError.badArgument("\(path) already holds a run (config.json): pass --resume to continue it, or choose another --out")
         }
         do {
-            return try JSONDecoder().decode(Config.self, from: Data(contentsOf: URL(fileURLWithPath: configPath)))
+            return try JSONText.decode(Config.self, from: Data(contentsOf: URL(fileURLWithPath: configPath)))
         } catch {
             throw TrainError.badCheckpoint(path: configPath, reason: "not a FashionVL \(kind) config: \(error)")
         }

@@ -55,6 +55,14 @@ enum CLI {
             + "); build it with `swift build --build-tests` before `swift test --skip-build`, or set FASHIONVL_BIN")
     }
 
+    /// The HDF5 check verdicts of the commands this test process runs (UntrustedHDF5): a folder of its own, not
+    /// the user's ~/.cache.
+    static let hdf5CheckCache: String = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fvl-hdf5-checks-\(getpid())").path
+        try? FileManager.default.removeItem(atPath: dir)
+        return dir
+    }()
+
     /// Runs `fashionvl args…` with `stdin`, killing it after `timeout` seconds. stdout/stderr go to temp files,
     /// so a chatty process never blocks on a full pipe.
     static func run(_ args: [String], stdin: Data = Data(), timeout: TimeInterval = 60, in directory: URL? = nil) throws -> Output {
@@ -77,6 +85,9 @@ enum CLI {
         let process = Process()
         process.executableURL = executable
         process.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        if environment["FASHIONVL_HDF5_CHECK_CACHE"] == nil { environment["FASHIONVL_HDF5_CHECK_CACHE"] = hdf5CheckCache }
+        process.environment = environment
         if let directory { process.currentDirectoryURL = directory }
         process.standardInput = inHandle
         process.standardOutput = outHandle

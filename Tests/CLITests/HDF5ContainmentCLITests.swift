@@ -32,4 +32,24 @@ final class HDF5ContainmentCLITests: XCTestCase {
         // Foundation's Process gives the signal number as the status of a process a signal ended.
         XCTAssertEqual(r.status, SIGSEGV, "expected SIGSEGV; stderr: \(r.stderr)")
     }
+
+    func testTheLightCheckerBesideTheBinaryAndTheStoredVerdict() throws {
+        // fashionvl runs fashionvl-check-hdf5 (no libtorch) when it sits beside it: it is built with it.
+        let light = try CLI.binary().deletingLastPathComponent().appendingPathComponent("fashionvl-check-hdf5")
+        XCTAssertEqual(try CLI.execute(light, [Self.crash]).status, SIGSEGV)
+        let good = CorpusCLITests.corpus.appendingPathComponent("hdf5/good.h5").path
+        XCTAssertEqual(try CLI.execute(light, [good]).status, 0)
+        let text = CorpusCLITests.corpus.appendingPathComponent("hdf5/text.h5").path
+        let r = try CLI.execute(light, [text])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stderrLines, ["error: \(text): not an HDF5 file"])
+        XCTAssertEqual(try CLI.execute(light, []).status, 2)
+        // `inspect` stores its verdict in FASHIONVL_HDF5_CHECK_CACHE (CLI sets a folder of this test process).
+        XCTAssertEqual(try CLI.run(["inspect", good]).status, 0)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: CLI.hdf5CheckCache)
+            .compactMap { try? String(contentsOfFile: CLI.hdf5CheckCache + "/" + $0, encoding: .utf8) }
+        let resolved = URL(fileURLWithPath: good).resolvingSymlinksInPath().path
+        XCTAssertTrue(entries.contains { $0.contains("\"verdict\":\"clean\"") && $0.contains(resolved.replacingOccurrences(of: "/", with: "\\/")) },
+                      "\(entries)")
+    }
 }

@@ -104,29 +104,30 @@ def safetensors() -> None:
     write("safetensors/size-overflow.safetensors", st({"a": {"dtype": "F32", "shape": [1 << 52, 1 << 9], "data_offsets": [0, 0]}}, b""))
 
 
+TEXT_KEYS = ["input_name", "input_description", "input_category", "input_subcategory", "input_brand",
+             "input_composition", "input_department", "input_gender", "input_season", "input_pose",
+             "input_concat_description"]
+
+def catalog(rel: str, rows: int = 2, image=(4, 4, 3), dtype=np.uint8, text_rows=None, drop=()) -> None:
+    n = rows if text_rows is None else text_rows
+    with h5py.File(ROOT / rel, "w") as f:
+        f.create_dataset("input_image", data=np.zeros((rows,) + image, dtype=dtype))
+        for k in TEXT_KEYS:
+            if k not in drop:
+                f.create_dataset(k, data=np.array([[b"x"]] * n, dtype="S10"))
+        if "input_msrpUSD" not in drop:
+            f.create_dataset("input_msrpUSD", data=np.zeros((n, 1), dtype=np.float32))
+        for k in ["input_productID", "index", "index_2"]:
+            if k not in drop:
+                f.create_dataset(k, data=np.arange(n, dtype=np.int64).reshape(-1, 1))
+
+
 def hdf5() -> None:
     write("hdf5/text.h5", "not an HDF5 file\n")
     write("hdf5/empty.h5", b"")
     p = ROOT / "hdf5/no-keys.h5"
     with h5py.File(p, "w") as f:
         f.create_dataset("unrelated", data=np.zeros(3, dtype=np.uint8))
-    text_keys = ["input_name", "input_description", "input_category", "input_subcategory", "input_brand",
-                 "input_composition", "input_department", "input_gender", "input_season", "input_pose",
-                 "input_concat_description"]
-
-    def catalog(rel: str, rows: int = 2, image=(4, 4, 3), dtype=np.uint8, text_rows=None, drop=()) -> None:
-        n = rows if text_rows is None else text_rows
-        with h5py.File(ROOT / rel, "w") as f:
-            f.create_dataset("input_image", data=np.zeros((rows,) + image, dtype=dtype))
-            for k in text_keys:
-                if k not in drop:
-                    f.create_dataset(k, data=np.array([[b"x"]] * n, dtype="S10"))
-            if "input_msrpUSD" not in drop:
-                f.create_dataset("input_msrpUSD", data=np.zeros((n, 1), dtype=np.float32))
-            for k in ["input_productID", "index", "index_2"]:
-                if k not in drop:
-                    f.create_dataset(k, data=np.arange(n, dtype=np.int64).reshape(-1, 1))
-
     catalog("hdf5/good.h5")
     # hdf5/h5hl-protect-segv.h5 is not made here: scripts/fuzz hdf5 found it (libhdf5 1.10.8 segfaults in H5HL_protect
     # on its corrupt local heap); committed as found (= Fuzz/hdf5/known-crashes/h5hl-protect-segv.h5).
@@ -141,6 +142,43 @@ def hdf5() -> None:
     with h5py.File(full, "w") as f:
         f.create_dataset("input_image", data=np.zeros((2, 4, 4, 3), dtype=np.uint8))
     write("hdf5/truncated.h5", full.getvalue()[:600])
+
+
+def hdf5_storage() -> None:
+    """Added 2026-12-03 (third session): storage refusals and a bad chunk in the middle of a file."""
+    # Storage refused before any data is read (FashionGenSchema.checkStorage).
+    def storage(rel: str, **image_args) -> None:
+        catalog(rel)
+        with h5py.File(ROOT / rel, "a") as f:
+            del f["input_image"]
+            f.create_dataset("input_image", shape=(2, 4, 4, 3), dtype=np.uint8, **image_args)
+
+    # External storage: the image bytes would be read from a file the HDF5 file names (any file the user can read).
+    storage("hdf5/external-storage.h5", external=[("/etc/hostname", 0, 96)])
+    storage("hdf5/lzf-filter.h5", chunks=(1, 4, 4, 3), compression="lzf")  # h5py's own filter, not in libhdf5
+    # Chunks of (2^23, 4, 4, 3) bytes = 384 MiB: libhdf5 would allocate a whole chunk to read one row.
+    storage("hdf5/huge-chunk.h5", chunks=(1 << 23, 4, 4, 3), maxshape=(None, 4, 4, 3))
+    vds = ROOT / "hdf5/virtual-dataset.h5"
+    catalog("hdf5/virtual-dataset.h5")
+    with h5py.File(vds, "a") as f:
+        del f["input_image"]
+        layout = h5py.VirtualLayout(shape=(2, 4, 4, 3), dtype=np.uint8)
+        layout[:] = h5py.VirtualSource("/etc/other.h5", "input_image", shape=(2, 4, 4, 3))
+        f.create_virtual_dataset("input_image", layout)
+    # A bad chunk in the middle: rows 0 and 4 read, row 2's gzip stream is garbage. The child check read only the
+    # first and last rows, so `inspect` accepted the file and a command failed (or libhdf5 crashed) on row 2.
+    mid = ROOT / "hdf5/bad-middle-chunk.h5"
+    catalog("hdf5/bad-middle-chunk.h5", rows=5)
+    with h5py.File(mid, "a") as f:
+        del f["input_image"]
+        rng = np.random.default_rng(0)
+        f.create_dataset("input_image", data=rng.integers(0, 255, (5, 4, 4, 3), dtype=np.uint8), chunks=(1, 4, 4, 3),
+                         compression="gzip")
+    with h5py.File(mid, "r") as f:
+        info = f["input_image"].id.get_chunk_info(2)
+    data = bytearray(mid.read_bytes())
+    data[info.byte_offset: info.byte_offset + info.size] = b"\xff" * info.size
+    mid.write_bytes(bytes(data))
 
 
 def tokenizer() -> None:
@@ -198,11 +236,13 @@ def runs(binary: str) -> None:
     config["model"]["vocab_size"] = SMALL_VOCAB
     last["optimizerSteps"] = []
 
-    def run_folder(rel: str, cfg=None, lst=None, w=None, metrics=None, raw_last=None, raw_weights=None) -> Path:
+    def run_folder(rel: str, cfg=None, lst=None, w=None, metrics=None, raw_last=None, raw_weights=None,
+                   raw_cfg=None) -> Path:
         d = ROOT / rel
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
-        (d / "config.json").write_text(json.dumps(cfg if cfg is not None else config, indent=1, sort_keys=True))
+        (d / "config.json").write_text(raw_cfg if raw_cfg is not None else
+                                       json.dumps(cfg if cfg is not None else config, indent=1, sort_keys=True))
         if raw_last is not None:
             (d / "last.json").write_bytes(raw_last)
         elif lst is not False:
@@ -235,6 +275,8 @@ def runs(binary: str) -> None:
     # Run folders.
     run_folder("runs/missing-last", lst=False, w=weights)
     run_folder("runs/corrupt-last", raw_last=b'{"step": 1, "epoch": 0, "weigh')
+    # A hand-edited config.json with a comma missing at the end of line 2 (`evaluate`, `pretrain --resume`).
+    run_folder("runs/corrupt-config", raw_cfg=json.dumps(config, indent=1, sort_keys=True).replace(",\n", "\n", 1))
     run_folder("runs/missing-checkpoint")
     torn = "".join(json.dumps({"step": s, "loss": 2.0 - 0.1 * s, "lr": 1e-4}) + "\n" for s in range(1, 4))
     run_folder("runs/torn-metrics", w=weights, metrics=torn + '{"step": 4, "loss": 1.')
@@ -249,6 +291,7 @@ if __name__ == "__main__":
     configs()
     safetensors()
     hdf5()
+    hdf5_storage()
     tokenizer()
     if "--binary" in sys.argv:
         runs(sys.argv[sys.argv.index("--binary") + 1])

@@ -18,6 +18,9 @@ public enum FashionGenError: Error, Equatable, CustomStringConvertible {
     case badShape(file: String, key: String, expected: String, actual: String)
     /// A dataset has the wrong element type.
     case badDtype(file: String, key: String, expected: String, actual: String)
+    /// A dataset's storage is refused before any of it is read: external or virtual storage (data from other
+    /// files), a filter libhdf5 cannot decode here, an absurd chunk.
+    case unsupportedStorage(file: String, key: String, reason: String)
     /// A dataset's row count differs from `input_image`'s.
     case rowCountMismatch(file: String, key: String, expected: Int, actual: Int)
     /// A row index outside `0..<count`.
@@ -42,6 +45,7 @@ public enum FashionGenError: Error, Equatable, CustomStringConvertible {
             return "\(file): key '\(key)' has shape \(actual), expected \(expected)"
         case let .badDtype(file, key, expected, actual):
             return "\(file): key '\(key)' has dtype \(actual), expected \(expected)"
+        case let .unsupportedStorage(file, key, reason): return "\(file): key '\(key)' \(reason)"
         case let .rowCountMismatch(file, key, expected, actual):
             return "\(file): key '\(key)' has \(actual) rows, expected \(expected) (as input_image)"
         case let .rowOutOfRange(file, row, count): return "\(file): row \(row) out of range 0..<\(count)"

@@ -20,8 +20,11 @@ public final class FashionGenFile: @unchecked Sendable {
 
     /// Opens `path` for reading; when the CLI asked for it (`UntrustedHDF5`), after a check in a child process.
     public convenience init(path: String) throws {
-        try UntrustedHDF5.vet(path)
+        let reproduce = try UntrustedHDF5.vet(path)
         try self.init(opening: path)
+        // The child found a problem (exit 1) without crashing: find it here too, as a typed error now rather
+        // than when a command reaches the bad row.
+        if reproduce { try readEveryRow() }
     }
 
     /// Opens `path` in this process without the child-process check.
@@ -96,13 +99,7 @@ public final class FashionGenFile: @unchecked Sendable {
             throw FashionGenError.badDtype(file: path, key: key, expected: "a text key", actual: keys[key]?.dtype ?? "none")
         }
         let width = info.elementSize
-        let memType = try HDF5.locked { () throws -> hid_t in
-            let t = H5Tcopy(fvl_h5t_c_s1())
-            guard t >= 0, H5Tset_size(t, width) >= 0, H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 else {
-                throw FashionGenError.io(file: path, key: key, operation: "read", detail: HDF5.errorDetail())
-            }
-            return t
-        }
+        let memType = try textMemType(key, width: width)
         defer { _ = HDF5.locked { H5Tclose(memType) } }
         // Blocks of rows, so a whole column of long descriptions never sits in memory as raw bytes.
         let block = max(1, min(rows.count, (16 << 20) / max(width, 1)))
@@ -144,7 +141,53 @@ public final class FashionGenFile: @unchecked Sendable {
     public var subcategories: [String] { get throws { try strings("input_subcategory") } }
     public var poses: [String] { get throws { try strings("input_pose") } }
 
+    // MARK: Every row (the child check)
+
+    /// Reads every row of every key in blocks of at most `blockBytes` into one scratch buffer, with the memory
+    /// types the readers above use, and returns the bytes read. The child check runs it, so that a record anywhere
+    /// in the file that makes libhdf5 crash (a corrupt chunk index entry or compressed chunk in the middle of the
+    /// file) does so there, not later in the command that trusted the file.
+    @discardableResult
+    func readEveryRow(blockBytes: Int = 32 << 20) throws -> Int {
+        var scratch = [UInt8]()
+        var total = 0
+        for key in FashionGenSchema.allKeys {
+            guard let info = keys[key] else { throw FashionGenError.missingKey(file: path, key: key) }
+            let memType: hid_t, width: Int, owned: Bool
+            switch key {
+            case FashionGenSchema.image: (memType, width, owned) = (fvl_h5t_native_uint8(), 1, false)
+            case _ where FashionGenSchema.textKeys.contains(key):
+                (memType, width, owned) = (try textMemType(key, width: info.elementSize), info.elementSize, true)
+            case _ where FashionGenSchema.floatKeys.contains(key): (memType, width, owned) = (fvl_h5t_native_double(), 8, false)
+            default: (memType, width, owned) = (fvl_h5t_native_int64(), 8, false)
+            }
+            defer { if owned { _ = HDF5.locked { H5Tclose(memType) } } }
+            let rowBytes = max(1, info.shape.dropFirst().reduce(1, *) * width)
+            let block = max(1, min(count, blockBytes / rowBytes))
+            if scratch.count < block * rowBytes { scratch = [UInt8](repeating: 0, count: block * rowBytes) }
+            var start = 0
+            while start < count {
+                let n = min(block, count - start)
+                try scratch.withUnsafeMutableBytes { try read(key, start ..< start + n, memType: memType, into: $0.baseAddress!) }
+                total += n * rowBytes
+                start += n
+            }
+        }
+        return total
+    }
+
     // MARK: Private
+
+    /// Fixed-width latin-1 text of `width` bytes, NUL-padded: the memory type of a text key (caller closes it).
+    private func textMemType(_ key: String, width: Int) throws -> hid_t {
+        try HDF5.locked { () throws -> hid_t in
+            let t = H5Tcopy(fvl_h5t_c_s1())
+            guard t >= 0, H5Tset_size(t, width) >= 0, H5Tset_strpad(t, H5T_STR_NULLPAD) >= 0 else {
+                throw FashionGenError.io(file: path, key: key, operation: "read", detail: HDF5.errorDetail())
+            }
+            return t
+        }
+    }
 
     private func checkRows(_ rows: Range<Int>) throws {
         guard rows.lowerBound >= 0, rows.upperBound <= count else {

@@ -13,6 +13,9 @@ enum HDF5 {
         _ = H5dont_atexit()
         _ = H5open()
         fvl_h5e_silence()
+        // No filter plugins: a file naming an unknown filter must not make libhdf5 load a shared library from
+        // HDF5_PLUGIN_PATH (FashionGenSchema refuses such datasets before reading them anyway).
+        _ = H5PLset_loading_state(0)
         // Runs before libhdf5's own exit handler (registered by H5open): from then on, identifiers released
         // late (by a finishing loader thread) are left to the library's shutdown instead of being closed.
         atexit { HDF5.lock.lock(); HDF5.exiting = true; HDF5.lock.unlock() }

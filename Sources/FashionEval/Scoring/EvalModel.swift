@@ -28,9 +28,9 @@ public struct EvalModel {
                 throw EvalError.invalidArgument("\(checkpoint): not a run folder (no config.json)")
             }
             do {
-                config = try JSONDecoder().decode(RunModelConfig.self, from: data).model
+                config = try JSONText.decode(RunModelConfig.self, from: data).model
             } catch {
-                throw EvalError.invalidArgument("\(configPath): not a FashionVL run config (\(error))")
+                throw EvalError.invalidArgument("\(configPath): not a FashionVL run config: \(error)")
             }
             guard let state = try CheckpointStore(run: checkpoint).latest() else {
                 throw EvalError.invalidArgument("\(checkpoint): the run has no complete checkpoint yet (last.json)")

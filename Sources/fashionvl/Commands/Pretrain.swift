@@ -50,7 +50,8 @@ struct Pretrain: ParsableCommand {
         if loop.resume, let data = FileManager.default.contents(atPath: saved) {
             guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                   let model = object["model"] as? [String: Any] else {
-                throw TrainError.badCheckpoint(path: saved, reason: "not a FashionVL run config (expected a JSON object with a \"model\" object)")
+                let place = JSONText.syntaxError(in: data).map { "not valid JSON: \($0)" } ?? "expected a JSON object with a \"model\" object"
+                throw TrainError.badCheckpoint(path: saved, reason: "not a FashionVL run config: \(place)")
             }
             let raw = model["family"] as? String ?? ModelFamily.mvlt.rawValue
             guard let family = ModelFamily(rawValue: raw) else {
