@@ -239,12 +239,47 @@ public final class EfficientNetLite: Module {
 }
 
 /// EfficientNet-Lite0 with BatchNorm folded into the convolutions: the same function as the model in evaluation
-/// mode (to float rounding), one op fewer per convolution, run without autograd.
+/// mode (to float rounding), run without autograd. Activations are kept channels-last ((B, H, W, C) contiguous),
+/// which libtorch 1.13's CPU (oneDNN) convolutions run several times faster than NCHW on small maps; 1×1
+/// convolutions are one matrix product over the B·H·W pixels (addmm), and a depthwise convolution of a 1×1 map
+/// (TF SAME padding: only the centre tap meets the pixel) is a per-channel scale and shift. All three are exact
+/// rewrites of the same arithmetic (docs/KALEIDO-PREPARE.md §4).
 public final class EfficientNetLiteFolded {
     struct Conv {
         let conv: SamePaddingConv2d
         let weight: Tensor, bias: Tensor
-        func callAsFunction(_ x: Tensor) throws -> Tensor { try conv.apply(x, weight: weight, bias: bias) }
+        /// 1×1 stride-1 convolutions: the weight as a (Cin, Cout) matrix.
+        let matrix: Tensor?
+        /// Depthwise convolutions: the centre tap per channel (C), the whole kernel's effect on a 1×1 map.
+        let centre: Tensor?
+
+        init(conv: SamePaddingConv2d, weight: Tensor, bias: Tensor) throws {
+            (self.conv, self.weight, self.bias) = (conv, weight, bias)
+            let (cout, cin, k) = (weight.size(0), weight.size(1), weight.size(3))
+            matrix = k == 1 && conv.stride == 1 && conv.groups == 1
+                ? try weight.view([cout, cin]).transpose(0, 1).contiguous() : nil
+            if conv.groups > 1 && conv.groups == cout && cin == 1 {
+                let t = SamePaddingConv2d.samePadding(size: 1, kernel: k, stride: conv.stride).0
+                centre = try weight.select(dim: 3, index: t).select(dim: 2, index: t).select(dim: 1, index: 0).contiguous()
+            } else {
+                centre = nil
+            }
+        }
+
+        /// (B, H, W, Cin) contiguous → (B, H', W', Cout) contiguous.
+        func callAsFunction(_ x: Tensor) throws -> Tensor {
+            let (n, h, w, c) = (x.size(0), x.size(1), x.size(2), x.size(3))
+            if let matrix {
+                return try bias.addmm(x.view([n * h * w, c]), matrix).view([n, h, w, matrix.size(1)])
+            }
+            if let centre, h == 1, w == 1 {
+                let y = try x.mul(centre)
+                try y.add_(bias)
+                return y
+            }
+            // The NCHW view of a channels-last tensor: libtorch keeps the layout through the convolution.
+            return try conv.apply(x.permute([0, 3, 1, 2]), weight: weight, bias: bias).permute([0, 2, 3, 1]).contiguous()
+        }
     }
 
     struct Block {
@@ -261,7 +296,7 @@ public final class EfficientNetLiteFolded {
                 let scale = try bn.weight.div(bn.running_var.value.add(bn.eps).sqrt())
                 let w = try c.weight.mul(scale.view([-1, 1, 1, 1])).contiguous()
                 let b = try bn.bias.sub(bn.running_mean.value.mul(scale))
-                return Conv(conv: c, weight: try w.detach(), bias: try b.detach())
+                return try Conv(conv: c, weight: try w.detach(), bias: try b.detach())
             }
         }
         stem = try fold(m._conv_stem, m._bn0)
@@ -276,10 +311,10 @@ public final class EfficientNetLiteFolded {
         fcBias = try m._fc.bias?.detach()
     }
 
-    /// As `EfficientNetLite.features` in evaluation mode.
-    public func features(_ pixels: Tensor) throws -> Tensor {
+    /// The head's feature grid channels-last, (B, h, w, 1280) contiguous.
+    func featuresChannelsLast(_ pixels: Tensor) throws -> Tensor {
         try Torch.noGrad {
-            let x = try stem(EfficientNetLite.normalize(pixels))
+            let x = try stem(EfficientNetLite.normalize(pixels).permute([0, 2, 3, 1]).contiguous())
             try x.clamp_(min: 0, max: 6)
             var h = x
             for b in blocks {
@@ -297,12 +332,22 @@ public final class EfficientNetLiteFolded {
         }
     }
 
-    public func pooled(_ pixels: Tensor) throws -> Tensor { try features(pixels).mean(dims: [2, 3]) }
+    /// As `EfficientNetLite.features` in evaluation mode: (B, 1280, h, w), contiguous.
+    public func features(_ pixels: Tensor) throws -> Tensor {
+        try featuresChannelsLast(pixels).permute([0, 3, 1, 2]).contiguous()
+    }
+
+    /// The globally average-pooled features (B, 1280).
+    public func pooled(_ pixels: Tensor) throws -> Tensor {
+        try Torch.noGrad { try featuresChannelsLast(pixels).mean(dims: [1, 2]) }
+    }
 
     public func forward(_ pixels: Tensor) throws -> (features: Tensor, pooled: Tensor, logits: Tensor) {
-        let f = try features(pixels)
-        let p = try f.mean(dims: [2, 3])
-        return (f, p, try Torch.noGrad { try p.linear(weight: fcWeight, bias: fcBias) })
+        let f = try featuresChannelsLast(pixels)
+        return try Torch.noGrad {
+            let p = try f.mean(dims: [1, 2])
+            return (try f.permute([0, 3, 1, 2]).contiguous(), p, try p.linear(weight: fcWeight, bias: fcBias))
+        }
     }
 
     public func logits(_ pixels: Tensor) throws -> Tensor { try forward(pixels).logits }

@@ -1,4 +1,7 @@
 import CTorch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Process-wide libtorch settings.
 public enum Torch {
@@ -15,6 +18,26 @@ public enum Torch {
     public static func setDefaultGeneratorState(_ bytes: [UInt8]) throws {
         let t = try Tensor(bytes)
         try Tensor.check("default_generator_set_state", ctorch_default_generator_set_state(t.handle))
+    }
+
+    /// glibc's largest mmap threshold (32 MiB on 64-bit): allocations up to it can come from the heap.
+    public static let heapAllocationLimit = 32 << 20
+
+    /// Makes glibc keep freed memory for reuse instead of returning it to the kernel: CPU tensors up to
+    /// `heapAllocationLimit` bytes then come from the heap (no fresh zeroed pages, so no page faults) and a freed
+    /// heap top is kept up to `retain` bytes. For inference loops that allocate the same activations every batch
+    /// (the Kaleido feature cache: a third of its CPU time was page faults). Process-wide; returns whether glibc
+    /// took both settings (false elsewhere).
+    @discardableResult
+    public static func retainFreedMemory(retain: Int = 1 << 30) -> Bool {
+        #if canImport(Glibc)
+        // mallopt(3) is not in Swift's Glibc module (malloc.h); M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3.
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
+        let mallopt = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)
+        return mallopt(-3, Int32(heapAllocationLimit)) == 1 && mallopt(-1, Int32(min(retain, Int(Int32.max)))) == 1
+        #else
+        return false
+        #endif
     }
 
     /// The libtorch version the shim was compiled against, e.g. "1.13.1".

@@ -87,6 +87,26 @@ final class EfficientNetLiteTests: XCTestCase {
 
     func testParityWithPyTorch224() throws { try parity(batch: 2, size: 224, seed: 0) }
 
+    /// The folded path's rewrites for small inputs (channels-last, 1×1 convolutions as addmm, a depthwise
+    /// convolution of a 1×1 map as its centre tap, stride 1 and 2) against the BatchNorm model, at Kaleido crop
+    /// sides where the maps shrink to 1×1 (9, 16, 24, 32 px), a non-square input and one with a 2×2 last grid.
+    func testFoldedMatchesTheModelOnSmallInputs() throws {
+        let model = try EfficientNetLite.load(from: try EffNetWeights.path())
+        let folded = try model.folded()
+        Torch.manualSeed(5)
+        for (h, w) in [(9, 9), (16, 16), (24, 24), (32, 32), (20, 37), (40, 40)] {
+            let input = try Tensor.rand([3, 3, h, w]).mul(255)
+            let want = try Torch.noGrad { try model.forward(input) }
+            let got = try folded.forward(input)
+            XCTAssertEqual(got.features.shape, want.features.shape, "\(h)×\(w)")
+            for (name, a, b) in [("features", got.features, want.features), ("pooled", got.pooled, want.pooled),
+                                 ("logits", got.logits, want.logits)] {
+                XCTAssertLessThanOrEqual(try Self.relativeError(a, b), 1e-4, "\(name) at \(h)×\(w)")
+            }
+            XCTAssertLessThanOrEqual(try Self.relativeError(try folded.pooled(input), want.pooled), 1e-4)
+        }
+    }
+
     /// An odd side: TF SAME pads stride-2 convolutions symmetrically here, asymmetrically at 224.
     func testParityWithPyTorchOddSize() throws { try parity(batch: 1, size: 97, seed: 1) }
 

@@ -81,6 +81,24 @@ final class KaleidoCacheTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["train.h5", "train.h5.kaleido-features.safetensors"])
     }
 
+    /// The default batch keeps EfficientNet-Lite0's largest activation within glibc's heap limit; the cache's bytes
+    /// do not depend on the batch (crops made on the second thread, a short last batch).
+    func testDefaultBatchSizeAndTheCacheDoesNotDependOnTheBatch() throws {
+        XCTAssertEqual(KaleidoFeatureFile.defaultRowsPerBatch(cropSize: 32), 4)
+        XCTAssertEqual(KaleidoFeatureFile.defaultRowsPerBatch(cropSize: 16), 18)
+        XCTAssertEqual(KaleidoFeatureFile.defaultRowsPerBatch(cropSize: 512), 1)
+        XCTAssertTrue(Torch.retainFreedMemory(), "glibc's mallopt")
+        let file = try catalog("train.h5", rows: 5)
+        var contents: [Data] = []
+        for (i, per) in [1, 2, nil].enumerated() {
+            let path = dir + "/cache\(i).safetensors"
+            try KaleidoFeatureFile.build(file: file, backbone: MeanColourBackbone(), to: path, rowsPerBatch: per)
+            contents.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+        }
+        XCTAssertEqual(contents[0], contents[1])
+        XCTAssertEqual(contents[0], contents[2])
+    }
+
     func testStaleForeignAndMissingCachesAreRefusedNamingWhatDiffers() throws {
         let file = try catalog("train.h5", rows: 3)
         let path = KaleidoFeatureFile.path(for: file.path)

@@ -8,8 +8,12 @@
       IN's `features` (B, P, F) and compact `ids` (B, T): writes `total`, `ce`, `attention_reg`, `logits`,
       `alphas` and the gradient of every parameter under `grad.NAME`.
   kaleido_reference.py worker --weights W.safetensors --input IN.safetensors --threads T [--clock wall|cpu]
+                             [--variant plain|fast]
       answers each stdin line "N" with a JSON list of the times (ms) of N pooled forwards (features + mean, eval,
-      no_grad; no classifier) of IN's `pixels`: the PyTorch side of `fashionvl bench kaleido-features`.
+      no_grad; no classifier) of IN's `pixels`: the PyTorch side of `fashionvl bench kaleido-features`. `plain` is
+      the port as written (NCHW, BatchNorm layers); `fast` is the same network with the rewrites Swift's
+      EfficientNetLiteFolded uses (BN folded, channels-last, 1x1 convolutions as addmm, a depthwise convolution of
+      a 1x1 map as its centre tap; glibc told to keep freed memory, as the Swift process), so the two sides can also be compared op for op.
 """
 import argparse
 import json
@@ -106,6 +110,57 @@ def cmd_captioner(a):
     print(json.dumps({"total": float(total), "ce": float(ce), "attention_reg": float(reg)}))
 
 
+def fast_pooled(m):
+    """EfficientNet-Lite0 `m` (eval) as the function Swift's EfficientNetLiteFolded computes: pixels -> pooled."""
+    import effnet_lite_port as P
+
+    def fold(conv, bnm):
+        s = bnm.weight / (bnm.running_var + bnm.eps).sqrt()
+        w = (conv.weight * s.view(-1, 1, 1, 1)).contiguous()
+        k, stride, groups = w.shape[-1], conv.stride[0], conv.groups
+        layer = {"w": w, "b": bnm.bias - bnm.running_mean * s, "k": k, "s": stride, "g": groups}
+        if k == 1 and stride == 1 and groups == 1:
+            layer["matrix"] = w.view(w.shape[0], w.shape[1]).t().contiguous()
+        if groups > 1:
+            t = P.same_padding(1, k, stride)[0]
+            layer["centre"] = w[:, 0, t, t].contiguous()
+        return layer
+
+    def conv(x, l):  # (B, H, W, C) contiguous -> (B, H', W', C') contiguous
+        n, h, w, c = x.shape
+        if "matrix" in l:
+            return torch.addmm(l["b"], x.view(n * h * w, c), l["matrix"]).view(n, h, w, -1)
+        if "centre" in l and h == 1 and w == 1:
+            return (x * l["centre"]).add_(l["b"])
+        k, s = l["k"], l["s"]
+        (t, b), (le, r) = P.same_padding(h, k, s), P.same_padding(w, k, s)
+        y = x.permute(0, 3, 1, 2)
+        if t == b and le == r:
+            y = F.conv2d(y, l["w"], l["b"], s, (t, le), 1, l["g"])
+        else:
+            y = F.conv2d(F.pad(y, (le, r, t, b)), l["w"], l["b"], s, 0, 1, l["g"])
+        return y.permute(0, 2, 3, 1).contiguous()
+
+    stem = fold(m._conv_stem, m._bn0)
+    blocks = []
+    for b in m._blocks:
+        e = fold(b._expand_conv, b._bn0) if hasattr(b, "_expand_conv") else None
+        blocks.append((e, fold(b._depthwise_conv, b._bn1), fold(b._project_conv, b._bn2), b.skip))
+    head = fold(m._conv_head, m._bn1)
+
+    def pooled(pixels):
+        h = conv(m.normalize(pixels).permute(0, 2, 3, 1).contiguous(), stem).clamp_(0, 6)
+        for e, d, p, skip in blocks:
+            y = conv(h, e).clamp_(0, 6) if e is not None else h
+            y = conv(conv(y, d).clamp_(0, 6), p)
+            if skip:
+                y.add_(h)
+            h = y
+        return conv(h, head).clamp_(0, 6).mean(dim=(1, 2))
+
+    return pooled
+
+
 def cmd_worker(a):
     import time
     import effnet_lite_port as P
@@ -115,12 +170,19 @@ def cmd_worker(a):
     m.eval()
     pixels = st.load(a.input)["pixels"]
     clock = time.process_time if a.clock == "cpu" else time.perf_counter
+    if a.variant == "fast":  # as Swift's Torch.retainFreedMemory: glibc keeps freed memory (M_MMAP_THRESHOLD, M_TRIM_THRESHOLD)
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)
+        libc.mallopt(-1, 1 << 30)
+    with torch.no_grad():
+        forward = fast_pooled(m) if a.variant == "fast" else lambda x: m.extract_features(m.normalize(x)).mean(dim=(2, 3))
     for line in sys.stdin:
         times = []
         for _ in range(int(line)):
             t0 = clock()
             with torch.no_grad():
-                m.extract_features(m.normalize(pixels)).mean(dim=(2, 3))
+                forward(pixels)
             times.append((clock() - t0) * 1000.0)
         print(json.dumps(times), flush=True)
 
@@ -138,6 +200,7 @@ def main(argv=None):
     w.add_argument("--input", required=True)
     w.add_argument("--threads", type=int, default=1)
     w.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    w.add_argument("--variant", choices=["plain", "fast"], default="plain")
     a = p.parse_args(argv)
     {"features": cmd_features, "captioner": cmd_captioner, "worker": cmd_worker}[a.cmd](a)
 

@@ -192,11 +192,46 @@ public final class KaleidoFeatureFile: @unchecked Sendable {
         }
     }
 
-    /// Builds the cache of `file` with `backbone`: crops of `rowsPerBatch` rows per forward, progress on stderr,
-    /// written piece by piece to a temporary file renamed into place at the end (an error leaves no file).
+    /// Rows per backbone forward by default: as many as keep the largest activation (EfficientNet-Lite0's first
+    /// expanded map, 96 channels at half the crop side, float32) within glibc's heap limit, so that with
+    /// `Torch.retainFreedMemory` every batch reuses the previous one's memory: 4 at 32 px, 18 at 16 px.
+    public static func defaultRowsPerBatch(cropSize c: Int) -> Int {
+        let half = (c + 1) / 2
+        return max(1, Torch.heapAllocationLimit / (KaleidoCrops.count * 96 * half * half * 4))
+    }
+
+    /// One batch's backbone inputs: crops, positions and boxes of rows `start ..< start + count`.
+    struct Batch {
+        var start: Int, count: Int
+        var pixels: [UInt8] = [], positions: [Float] = [], boxes: [Float] = []
+    }
+
+    static func crops(of file: FashionGenFile, rows: Range<Int>, generator: KaleidoPatchGenerator, cropSize c: Int) throws -> Batch {
+        var b = Batch(start: rows.lowerBound, count: rows.count)
+        b.pixels.reserveCapacity(rows.count * KaleidoCrops.count * 3 * c * c)
+        var image = [UInt8](repeating: 0, count: file.imageBytes)
+        for r in rows {
+            try image.withUnsafeMutableBytes { try file.readImages(r ..< r + 1, into: $0) }
+            let img = try RGBImage(width: file.imageSize, height: file.imageSize, pixels: image)
+            let crops: KaleidoCrops
+            do { crops = try generator.crops(of: img) } catch {
+                throw KaleidoCacheError.invalid(path: file.path, reason: "row \(r): \(error)")
+            }
+            b.pixels += crops.pixels
+            b.positions += crops.positions
+            let x = crops.box.rect
+            b.boxes += [Float(x.x0) / Float(img.width), Float(x.x1) / Float(img.width),
+                        Float(x.y0) / Float(img.height), Float(x.y1) / Float(img.height)]
+        }
+        return b
+    }
+
+    /// Builds the cache of `file` with `backbone`: crops of `rowsPerBatch` rows per forward (nil:
+    /// `defaultRowsPerBatch`), the next batch's crops made on a second thread while the backbone runs, progress on
+    /// stderr, written piece by piece to a temporary file renamed into place at the end (an error leaves no file).
     /// Returns the number of crops per second of the whole build.
     @discardableResult
-    public static func build(file: FashionGenFile, backbone: KaleidoBackbone, to path: String, rowsPerBatch: Int = 8,
+    public static func build(file: FashionGenFile, backbone: KaleidoBackbone, to path: String, rowsPerBatch: Int? = nil,
                              label: String? = nil) throws -> Double {
         let id = backbone.identity
         let generator = try KaleidoPatchGenerator(cropSize: id.cropSize)
@@ -213,37 +248,41 @@ public final class KaleidoFeatureFile: @unchecked Sendable {
         let progress = ProgressLine(total: n, label: label ?? "kaleido features \(URL(fileURLWithPath: file.path).lastPathComponent)")
         let start = Date()
         let c = id.cropSize
-        var image = [UInt8](repeating: 0, count: file.imageBytes)
+        let per = max(1, rowsPerBatch ?? defaultRowsPerBatch(cropSize: c))
+        Torch.retainFreedMemory()
+        // Crops of the next batch are made on `queue` while the backbone runs on this one (only that thread reads
+        // the catalog file while it works; `group.wait()` hands its result over).
+        let queue = DispatchQueue(label: "kaleido-crops")
+        let group = DispatchGroup()
+        nonisolated(unsafe) var pending: Result<Batch, Error>?
+        func launch(_ from: Int) {
+            guard from < n else { return }
+            group.enter()
+            queue.async {
+                pending = Result { try crops(of: file, rows: from ..< min(from + per, n), generator: generator, cropSize: c) }
+                group.leave()
+            }
+        }
+        launch(0)
+        defer { group.wait() }
         var row = 0
         while row < n {
-            let batch = min(rowsPerBatch, n - row)
-            var pixels: [UInt8] = []
-            pixels.reserveCapacity(batch * KaleidoCrops.count * 3 * c * c)
-            var positions: [Float] = [], boxes: [Float] = []
-            for r in row..<(row + batch) {
-                try image.withUnsafeMutableBytes { try file.readImages(r ..< r + 1, into: $0) }
-                let img = try RGBImage(width: file.imageSize, height: file.imageSize, pixels: image)
-                let crops: KaleidoCrops
-                do { crops = try generator.crops(of: img) } catch {
-                    throw KaleidoCacheError.invalid(path: file.path, reason: "row \(r): \(error)")
-                }
-                pixels += crops.pixels
-                positions += crops.positions
-                let b = crops.box.rect
-                boxes += [Float(b.x0) / Float(img.width), Float(b.x1) / Float(img.width),
-                          Float(b.y0) / Float(img.height), Float(b.y1) / Float(img.height)]
-            }
-            let input = try Tensor(pixels, shape: [batch * KaleidoCrops.count, 3, c, c])
+            group.wait()
+            guard let ready = pending else { break }
+            pending = nil
+            let b = try ready.get()
+            launch(b.start + b.count)
+            let input = try Tensor(b.pixels, shape: [b.count * KaleidoCrops.count, 3, c, c])
             let features = try Torch.noGrad { try backbone.pooled(input).to(dtype: .float16).contiguous() }
-            guard features.shape == [batch * KaleidoCrops.count, d] else {
-                throw TrainError.badArgument("backbone \(id.name) gave features of shape \(features.shape), expected [\(batch * KaleidoCrops.count), \(d)]")
+            guard features.shape == [b.count * KaleidoCrops.count, d] else {
+                throw TrainError.badArgument("backbone \(id.name) gave features of shape \(features.shape), expected [\(b.count * KaleidoCrops.count), \(d)]")
             }
             try features.toBytes().withUnsafeBytes {
                 try writer.write("features", offset: row * KaleidoCrops.count * d * 2, $0)
             }
-            try positions.withUnsafeBytes { try writer.write("positions", offset: row * 275 * 4, $0) }
-            try boxes.withUnsafeBytes { try writer.write("boxes", offset: row * 16, $0) }
-            row += batch
+            try b.positions.withUnsafeBytes { try writer.write("positions", offset: row * 275 * 4, $0) }
+            try b.boxes.withUnsafeBytes { try writer.write("boxes", offset: row * 16, $0) }
+            row += b.count
             progress.update(row, items: row)
         }
         try writer.finish()

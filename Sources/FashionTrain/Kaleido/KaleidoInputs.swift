@@ -31,8 +31,8 @@ public struct KaleidoPrepareOptions: Sendable {
     public var weights: String?
     /// Side of every patch crop fed to the backbone.
     public var cropSize = 32
-    /// Rows per backbone forward (× 74 crops).
-    public var rowsPerBatch = 8
+    /// Rows per backbone forward (× 74 crops); nil = `KaleidoFeatureFile.defaultRowsPerBatch(cropSize:)`.
+    public var rowsPerBatch: Int?
     /// Where the cache files go; nil = beside each catalog file.
     public var cacheDir: String?
     public var captioner = KaleidoCaptionerOptions()

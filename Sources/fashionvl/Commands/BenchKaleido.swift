@@ -9,6 +9,8 @@ import Torch
 /// `--rows` images (foreground box, grids, rotations, grey), then EfficientNet-Lite0's pooled features of all of
 /// them in one forward, in Swift (BN-folded, as the feature cache runs it) and in the PyTorch port on the same
 /// crops (a persistent python3 on the same libtorch and threads), in alternating rounds; one JSON line.
+/// `--pytorch plain` times the port as written (NCHW, BatchNorm layers); `--pytorch fast` times the same rewrites
+/// the Swift path uses (BN folded, channels-last, 1×1 convolutions as addmm, 1×1-map depthwise as its centre tap).
 struct BenchKaleido: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kaleido-features",
@@ -16,18 +18,21 @@ struct BenchKaleido: ParsableCommand {
 
     @Option(help: "A Fashion-Gen .h5 file whose first rows are used.") var data: String
     @Option(help: "Converted weights (default: the registered efficientnet-lite0 file).") var weights: String?
-    @Option(help: "Catalog rows per forward (74 crops each).") var rows = 8
+    @Option(help: "Catalog rows per forward (74 crops each; default: as the feature cache builds, 4 at 32 px).") var rows: Int?
     @Option(help: "Crop side in pixels.") var cropSize = 32
     @Option(help: "libtorch threads for both sides.") var threads = 2
     @Option(help: "Timed forwards per round and side.") var steps = 1
     @Option(help: "Alternating rounds (Swift, then PyTorch).") var rounds = 5
     @Option(help: "Untimed warm-up forwards per side.") var warmup = 1
     @Option(help: "wall or cpu (process CPU time).") var clock = "wall"
+    @Option(help: "PyTorch side: plain (the port as written) or fast (the Swift path's rewrites, in PyTorch).")
+    var pytorch = "plain"
     @Option(help: "Also write the JSON line to this file (temp file + rename).") var out: String?
 
     func validate() throws {
-        guard rows > 0, cropSize >= 8, threads > 0, steps > 0, rounds > 0, warmup >= 0, ["wall", "cpu"].contains(clock) else {
-            throw ValidationError("rows, threads, steps and rounds must be positive, crop size ≥ 8, warmup ≥ 0, clock wall|cpu")
+        guard (rows ?? 1) > 0, cropSize >= 8, threads > 0, steps > 0, rounds > 0, warmup >= 0, ["wall", "cpu"].contains(clock),
+              ["plain", "fast"].contains(pytorch) else {
+            throw ValidationError("rows, threads, steps and rounds must be positive, crop size ≥ 8, warmup ≥ 0, clock wall|cpu, pytorch plain|fast")
         }
     }
 
@@ -35,10 +40,11 @@ struct BenchKaleido: ParsableCommand {
 
     func bench() throws {
         Torch.setNumThreads(threads)
+        Torch.retainFreedMemory()  // as KaleidoFeatureFile.build runs (the fast PyTorch worker does the same)
         let path = try weights ?? PretrainedWeights.resolve(EfficientNetLiteBackbone.name, tower: .image)
         let backbone = try EfficientNetLiteBackbone(weights: path, cropSize: cropSize)
         let file = try FashionGenFile(path: data)
-        let n = min(rows, file.count)
+        let n = min(rows ?? KaleidoFeatureFile.defaultRowsPerBatch(cropSize: cropSize), file.count)
         let generator = try KaleidoPatchGenerator(cropSize: cropSize)
         let images = try (0..<n).map { try RGBImage(width: file.imageSize, height: file.imageSize, pixels: file.image($0)) }
         var pixels: [UInt8] = []
@@ -55,7 +61,7 @@ struct BenchKaleido: ParsableCommand {
         let ref = try BenchSupport.referenceDir(holding: "kaleido_reference.py")
         let python = try PythonWorker(source: BenchSyncMask.pythonSource, arguments: [
             ref + "/kaleido_reference.py", "worker", "--weights", path, "--input", dir.appendingPathComponent("input.safetensors").path,
-            "--threads", String(threads), "--clock", clock])
+            "--threads", String(threads), "--clock", clock, "--variant", pytorch])
         let step: () throws -> Double = {
             let body = { _ = try Torch.noGrad { try backbone.pooled(input) } }
             return clock == "cpu" ? try BenchEffNet.cpuMilliseconds(body) : try BenchSupport.milliseconds(body)
@@ -63,13 +69,15 @@ struct BenchKaleido: ParsableCommand {
         let times = try BenchSupport.interleave(rounds: rounds, steps: steps, warmup: warmup, python: python, swiftStep: step)
         let s = times.swiftMedian, p = times.pytorchMedian
         var result: [String: Any] = [
-            "bench": "kaleido-features", "model": "efficientnet-lite0", "swift_path": "bn-folded", "rows": n,
+            "bench": "kaleido-features", "model": "efficientnet-lite0", "swift_path": "bn-folded,channels-last",
+            "pytorch_path": pytorch == "fast" ? "bn-folded,channels-last" : "plain", "rows": n,
             "crops": batch, "crop_size": cropSize, "threads": threads, "rounds": rounds, "steps": steps, "clock": clock,
             "torch": Torch.version, "catalog": data, "image_size": file.imageSize,
             "swift_crops_ms": round3(cropMs), "swift_ms": round3(s), "swift_steps_ms": times.swiftMs.map(round3),
             "swift_patches_per_s": round3(Double(batch) * 1000 / s),
             "swift_patches_per_s_with_crops": round3(Double(batch) * 1000 / (s + cropMs)),
-            "load_avg_1m": BenchSupport.loadAverage() as Any,
+            "load_avg_1m": BenchSupport.loadAverage() as Any, "host": ProcessInfo.processInfo.hostName,
+            "cpus": ProcessInfo.processInfo.activeProcessorCount,
         ]
         BenchSupport.addPyTorch(to: &result, swiftMs: s, pytorchMs: p, times: times, batch: batch, rateKey: "pytorch_patches_per_s")
         try BenchSupport.emit(result, to: out)

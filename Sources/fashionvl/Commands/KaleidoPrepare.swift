@@ -20,9 +20,11 @@ struct KaleidoPrepare: ParsableCommand {
     @Option(help: "Patch backbone: \(KaleidoBackbones.names.joined(separator: ", ")).") var backbone = EfficientNetLiteBackbone.name
     @Option(help: "Backbone weights (default: the registered file; scripts/fetch-weights efficientnet-lite0).") var weights: String?
     @Option(help: "Side of every patch crop fed to the backbone, in pixels.") var cropSize = 32
-    @Option(help: "Catalog rows per backbone forward (74 crops each).") var rowsPerBatch = 8
+    @Option(help: "Catalog rows per backbone forward (74 crops each; default: the most that keep every activation within glibc's heap limit, 4 at 32 px).")
+    var rowsPerBatch: Int?
     @Option(help: "Captioner epochs over the train split.") var captionerEpochs = 4
     @Option(help: "Captioner batch size.") var captionerBatch = 64
+    @Option(help: "Captioner peak learning rate (Adam; SAT's 4e-4).") var captionerLr = 4e-4
     @Option(help: "Text the alignments refer to: title or description.") var textField = "title"
     @Option(help: "Encoded text length the alignments' token positions refer to.") var textLength = 64
     @Option(help: "libtorch threads.") var threads = 2
@@ -31,8 +33,8 @@ struct KaleidoPrepare: ParsableCommand {
 
     func validate() throws {
         guard (8...512).contains(cropSize) else { throw ValidationError("--crop-size must be 8...512, got \(cropSize)") }
-        guard rowsPerBatch > 0, captionerEpochs > 0, captionerBatch > 0, threads > 0, textLength >= 2 else {
-            throw ValidationError("--rows-per-batch, --captioner-epochs, --captioner-batch and --threads must be positive, --text-length ≥ 2")
+        guard (rowsPerBatch ?? 1) > 0, captionerEpochs > 0, captionerBatch > 0, captionerLr > 0, threads > 0, textLength >= 2 else {
+            throw ValidationError("--rows-per-batch, --captioner-epochs, --captioner-batch, --captioner-lr and --threads must be positive, --text-length ≥ 2")
         }
         guard ["title", "description"].contains(textField) else { throw ValidationError("--text-field must be title or description") }
     }
@@ -43,6 +45,7 @@ struct KaleidoPrepare: ParsableCommand {
         (o.textField, o.textLength, o.threads, o.seed) = (textField, textLength, threads, seed)
         o.captioner.epochs = captionerEpochs
         o.captioner.batch = captionerBatch
+        o.captioner.lr = captionerLr
         o.captioner.seed = seed
         o.captioner.threads = threads
         var summary = try KaleidoInputs.prepare(data: data, options: o)
