@@ -16,6 +16,7 @@ struct FashionVL: ParsableCommand {
             Synth.self,
             Import.self,
             Inspect.self,
+            KaleidoPrepare.self,
             Report.self,
             Serve.self,
             Tokenize.self,

@@ -12,6 +12,7 @@ struct Bench: ParsableCommand {
             BenchSyncMask.self,
             BenchITCRank.self,
             BenchEffNet.self,
+            BenchKaleido.self,
         ]
     )
 }

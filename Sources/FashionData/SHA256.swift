@@ -1,4 +1,5 @@
-// SHA-256 (FIPS 180-4) of files, for content hashes of checkpoints in results; `sha256sum` prints the same.
+// SHA-256 (FIPS 180-4) of files, for content hashes of checkpoints in results and of the weights behind feature
+// caches; `sha256sum` prints the same.
 import Foundation
 
 public struct SHA256 {
@@ -81,18 +82,24 @@ public struct SHA256 {
     /// The hex SHA-256 of a file's bytes, read in 4 MiB pieces.
     public static func file(_ path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw EvalError.unreadable(file: path, reason: "cannot open it to hash its content")
+            throw FileHashError(file: path, reason: "cannot open it to hash its content")
         }
         defer { try? handle.close() }
         var hasher = SHA256()
         while true {
             let chunk: Data
             do { chunk = try handle.read(upToCount: 4 << 20) ?? Data() } catch {
-                throw EvalError.unreadable(file: path, reason: error.localizedDescription)
+                throw FileHashError(file: path, reason: error.localizedDescription)
             }
             if chunk.isEmpty { break }
             hasher.update(chunk)
         }
         return hasher.finish()
     }
+}
+
+/// A file that could not be read to hash it.
+public struct FileHashError: Error, Equatable, CustomStringConvertible {
+    public var file: String, reason: String
+    public var description: String { "\(file): cannot read (\(reason))" }
 }
