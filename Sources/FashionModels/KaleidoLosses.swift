@@ -15,7 +15,7 @@ public struct KaleidoTerms: Codable, Sendable, Equatable {
 }
 
 /// One pretraining batch on the model's device, already masked and perturbed.
-public struct KaleidoInputs {
+public struct KaleidoModelInputs {
     /// (B, L) int64 ids after token masking, (B, L) int64 attention mask.
     public var ids: Tensor, attentionMask: Tensor
     /// (B, 55, D) float32 patch features after the AKPM perturbations; (B, 55, 5) float32 positions.
@@ -68,7 +68,7 @@ extension KaleidoBERT {
     }
 
     /// The enabled losses of one batch and their sum.
-    public func losses(_ x: KaleidoInputs, terms: KaleidoTerms) throws -> KaleidoStepLosses {
+    public func losses(_ x: KaleidoModelInputs, terms: KaleidoTerms) throws -> KaleidoStepLosses {
         let states = try encode(ids: x.ids, attentionMask: x.attentionMask, features: x.features, positions: x.positions)
         let (b, h) = (states.size(0), config.hidden)
         var out = KaleidoStepLosses(total: try Tensor.zeros([], device: states.device))

@@ -5,6 +5,10 @@ import Torch
 public struct MVLTLossTerms: Sendable, Equatable {
     public var mlm = true, itm = true, mir = true, category = true
     public var mlmWeight = 1.0, itmWeight = 1.0, mirWeight = 10.0, categoryWeight = 1.0
+    /// Data-parallel runs: the MLM mean is over this many labelled tokens (the global batch's count divided by the
+    /// world size) instead of this process's, so that the averaged gradients are those of one process on the
+    /// global batch. nil = this batch's own count.
+    public var mlmTokens: Double?
 
     public init(mlm: Bool = true, itm: Bool = true, mir: Bool = true, category: Bool = true) {
         self.mlm = mlm; self.itm = itm; self.mir = mir; self.category = category
@@ -45,6 +49,7 @@ extension MVLT {
             let labelled = flat.numel == 0 ? 0 : try flat.ne(-100).sum().itemInt()
             mlm = labelled == 0 ? try logits.sum().mul(0)
                                 : try logits.reshape([-1, v]).crossEntropy(target: flat, ignoreIndex: -100)
+            if let n = terms.mlmTokens, labelled > 0, n > 0 { mlm = try mlm?.mul(Double(labelled) / n) }
         }
         if let logits = output.itm, let labels = itmLabels {
             let flat = try labels.reshape([-1])

@@ -26,7 +26,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             var parts: [String] = []
             if !missing.isEmpty { parts.append("missing keys: \(missing.joined(separator: ", "))") }
             if !unexpected.isEmpty { parts.append("unexpected keys: \(unexpected.joined(separator: ", "))") }
-            if !mismatched.isEmpty { parts.append("mis-shaped keys: \(mismatched.joined(separator: "; "))") }
+            if !mismatched.isEmpty { parts.append("mismatched keys: \(mismatched.joined(separator: "; "))") }
             return "\(path): weights do not match the model: " + parts.joined(separator: "; ")
         case let .badWeights(path, reason): return "\(path): \(reason)"
         case let .input(message): return message

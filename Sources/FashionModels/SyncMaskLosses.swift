@@ -57,6 +57,11 @@ public struct SyncMaskMomentumPass {
     public var targetsI2T: Tensor, targetsT2I: Tensor
     /// Head-mean cross-attention of the sync layer (B, L, 1+N), when asked for.
     public var syncAttention: Tensor?
+    /// Data-parallel runs: the banks start with the momentum features of the whole global batch (all ranks, in
+    /// rank order), this rank's at column `localOffset`; the queue then receives the global batch (`queued`), so
+    /// that every rank's queue stays the same (ALBEF all-gathers before enqueueing).
+    public var localOffset = 0
+    public var queued: (image: Tensor, text: Tensor, ids: Tensor, hashes: Tensor)?
 }
 
 public struct SyncMaskStepLosses {
@@ -70,7 +75,10 @@ public struct SyncMaskStepLosses {
 }
 
 extension SyncMask {
-    public func momentumPass(_ x: SyncMaskInputs, alpha: Double, syncAttention: Bool) throws -> SyncMaskMomentumPass {
+    /// `gather` (data-parallel runs): every rank's tensor concatenated along dim 0 in rank order, this rank's
+    /// batch at row `rank · B`; nil = one process.
+    public func momentumPass(_ x: SyncMaskInputs, alpha: Double, syncAttention: Bool,
+                             gather: ((Tensor) throws -> Tensor)? = nil, rank: Int = 0) throws -> SyncMaskMomentumPass {
         try Torch.noGrad {
             try temp.clamp_(min: 0.001, max: 0.5)
             try momentumUpdate()
@@ -79,11 +87,14 @@ extension SyncMask {
             let v = try imageFeatures(imageTokens, momentum: true)
             let text = try text_encoder_m.text(x.ids, keyMask: keyMask)
             let t = try textFeatures(text, attentionMask: x.attentionMask, momentum: true)
-            let imageBank = try Tensor.cat([v.transpose(0, 1), image_queue.value.clone()], dim: 1)
-            let textBank = try Tensor.cat([t.transpose(0, 1), text_queue.value.clone()], dim: 1)
             let b = x.productIDs.size(0)
-            let ids = try Tensor.cat([x.productIDs.view([1, b]), idx_queue.value], dim: 1)
-            let hashes = try Tensor.cat([x.textHashes.view([1, b]), hash_queue.value], dim: 1)
+            let vAll = try gather?(v) ?? v, tAll = try gather?(t) ?? t
+            let idsAll = try gather?(x.productIDs) ?? x.productIDs, hashesAll = try gather?(x.textHashes) ?? x.textHashes
+            let n = idsAll.size(0)
+            let imageBank = try Tensor.cat([vAll.transpose(0, 1), image_queue.value.clone()], dim: 1)
+            let textBank = try Tensor.cat([tAll.transpose(0, 1), text_queue.value.clone()], dim: 1)
+            let ids = try Tensor.cat([idsAll.view([1, n]), idx_queue.value], dim: 1)
+            let hashes = try Tensor.cat([hashesAll.view([1, n]), hash_queue.value], dim: 1)
             let positive = try x.productIDs.view([b, 1]).eq(ids).logicalOr(x.textHashes.view([b, 1]).eq(hashes))
                 .to(dtype: .float32)
             let truth = try positive / positive.sum(dims: [1], keepdim: true)
@@ -96,9 +107,14 @@ extension SyncMask {
                                                            probabilitiesOf: config.syncLayerIndex)
                 attention = try probs?.mean(dims: [1])
             }
-            return SyncMaskMomentumPass(imageTokens: imageTokens, imageFeatures: v, textFeatures: t, imageBank: imageBank,
-                                        textBank: textBank, targetsI2T: targetsI2T, targetsT2I: targetsT2I,
-                                        syncAttention: attention)
+            var pass = SyncMaskMomentumPass(imageTokens: imageTokens, imageFeatures: v, textFeatures: t, imageBank: imageBank,
+                                            textBank: textBank, targetsI2T: targetsI2T, targetsT2I: targetsT2I,
+                                            syncAttention: attention)
+            if gather != nil {
+                pass.localOffset = rank * b
+                pass.queued = (vAll, tAll, idsAll, hashesAll)
+            }
+            return pass
         }
     }
 
@@ -143,8 +159,9 @@ extension SyncMask {
                     (negImage, negText) = negatives
                 } else {
                     let pids = try x.productIDs.toArray(Int64.self), hashes = try x.textHashes.toArray(Int64.self)
-                    let sT2I = try t2i.detach().narrow(dim: 1, start: 0, length: b).contiguous().toArray(Float.self)
-                    let sI2T = try i2t.detach().narrow(dim: 1, start: 0, length: b).contiguous().toArray(Float.self)
+                    let o = itc == .momentum ? mp.localOffset : 0
+                    let sT2I = try t2i.detach().narrow(dim: 1, start: o, length: b).contiguous().toArray(Float.self)
+                    let sI2T = try i2t.detach().narrow(dim: 1, start: o, length: b).contiguous().toArray(Float.self)
                     let ci = ITMNegatives.choose(similarity: sT2I, batch: b, productIDs: pids, textHashes: hashes,
                                                  rule: rule, rng: &rng)
                     let ct = ITMNegatives.choose(similarity: sI2T, batch: b, productIDs: pids, textHashes: hashes,
@@ -203,8 +220,12 @@ extension SyncMask {
         for term in [out.itc, out.itm, out.mlm, out.mim] { if let term { parts.append(term) } }
         guard let first = parts.first else { throw ModelError.input("no SyncMask loss was computed (all terms off or no masks)") }
         out.total = try parts.dropFirst().reduce(first) { try $0 + $1 }
-        try enqueue(imageFeatures: mp.imageFeatures, textFeatures: mp.textFeatures, productIDs: x.productIDs,
-                    textHashes: x.textHashes)
+        if let q = mp.queued {
+            try enqueue(imageFeatures: q.image, textFeatures: q.text, productIDs: q.ids, textHashes: q.hashes)
+        } else {
+            try enqueue(imageFeatures: mp.imageFeatures, textFeatures: mp.textFeatures, productIDs: x.productIDs,
+                        textHashes: x.textHashes)
+        }
         return out
     }
 }

@@ -87,6 +87,13 @@ public struct SearchController: Sendable {
 
     private func searchImage(_ request: Request) async throws -> Response {
         let k = try queryInt(request, "k") ?? 10
+        let target: EmbeddingSpace
+        switch request.uri.queryParameters["target"].map { String($0) } ?? "image" {
+        case "image": target = .image
+        case "text": target = .text
+        case let other: throw SearchRequestError(400, "invalid_target", "target is image or text, got \"\(other.prefix(32))\"")
+        }
+        let rerank = try queryInt(request, "rerank_k")
         if let type = request.headers[.contentType]?.lowercased(),
            !["image/png", "image/jpeg", "application/octet-stream"].contains(where: { type.hasPrefix($0) }) {
             throw SearchRequestError(415, "unsupported_media_type", "upload a JPEG or PNG image (Content-Type \(type) is neither)")
@@ -97,20 +104,35 @@ public struct SearchController: Sendable {
             throw SearchRequestError(415, "unsupported_media_type", "the upload is neither a JPEG nor a PNG (by its first bytes)")
         }
         let start = ContinuousClock.now
-        let hits = try await pool.run { try engine.searchImage(bytes, k: k) }
-        return try json(Results(query: nil, k: k, reranked: false, results: hits, milliseconds: milliseconds(since: start)))
+        let hits = try await pool.run { try engine.searchImage(bytes, k: k, target: target, rerank: rerank) }
+        return try json(Results(query: nil, k: k, reranked: rerank != nil, results: hits, milliseconds: milliseconds(since: start)))
     }
 
     // MARK: Helpers
 
-    /// The body, at most `limit` bytes: a larger Content-Length is refused before reading, a longer body on the way.
+    /// The body, at most `limit` bytes: a larger Content-Length is refused before reading, a longer body on the way,
+    /// and a body still arriving after `limits.bodyTimeout` gets 408 (a slow client holds no model work).
     private func collect(_ request: Request, upTo limit: Int, what: String) async throws -> ByteBuffer {
         let tooLarge = SearchRequestError(413, "payload_too_large", "\(what) may be at most \(limit) bytes")
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw tooLarge }
+        let timeout = limits.bodyTimeout
         do {
-            return try await request.body.collect(upTo: limit)
+            return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask { try await request.body.collect(upTo: limit) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let body = first else {
+                    throw SearchRequestError(408, "request_timeout", "\(what) did not arrive within \(timeout)")
+                }
+                return body
+            }
         } catch is NIOTooManyBytesError {
             throw tooLarge
+        } catch is CancellationError {
+            throw SearchRequestError(408, "request_timeout", "\(what) did not arrive within \(timeout)")
         }
     }
 

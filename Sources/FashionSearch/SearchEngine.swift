@@ -57,9 +57,11 @@ public final class SearchEngine: @unchecked Sendable {
 
     public init(checkpoint: DualEncoderCheckpoint, catalog: Catalog, index: any SearchIndex, device: Device = .cpu,
                 decoder: ImageDecoder = ImageDecoder(maxSide: 8192, maxPixels: 40_000_000)) throws {
-        // Slot i is catalog row i (what IndexFile.load checks of a file): "more like this" reads a row's slot.
-        guard index.count == catalog.rowCount, index.rows == Array(0..<catalog.rowCount) else {
-            throw SearchIndexError.shape(what: "index", expected: "rows 0..<\(catalog.rowCount) (the catalog's, in order)", found: [index.count])
+        // Slot i is catalog row i (what IndexFile.load checks of a file): "more like this" reads a row's slot. A
+        // load-test index repeats the catalog (slot s is row s mod n, each repeat a distinct "replica" product).
+        let n = catalog.rowCount
+        guard n > 0, index.count >= n, index.count % n == 0, index.rows.indices.allSatisfy({ index.rows[$0] == $0 % n }) else {
+            throw SearchIndexError.shape(what: "index", expected: "rows 0..<\(n) (the catalog's, in order), possibly repeated", found: [index.count])
         }
         self.checkpoint = checkpoint
         self.catalog = catalog
@@ -88,13 +90,18 @@ public final class SearchEngine: @unchecked Sendable {
             return try model.textEmbeddings(ids: t, attentionMask: t.ne(0).to(dtype: .int64))
         }
         var hits = try products(q, in: .image, k: max(k, rerank ?? 0), excluding: nil)
-        if let rerank { hits = try reranked(hits, ids: ids, depth: rerank) }
+        if let rerank { hits = try reranked(hits, depth: rerank, image: nil, ids: ids) }
         return Array(hits.prefix(k))
     }
 
-    /// Image → images, by the uploaded image's ITC embedding against the catalog images'.
-    public func searchImage(_ bytes: Data, k: Int) throws -> [SearchHit] {
-        try Self.check(k: k, rerank: nil)
+    /// Image → images (`target` .image: the uploaded image's ITC embedding against the catalog images'), or
+    /// image → texts (.text: against the catalog texts' embeddings; `rerank` then re-scores the top `rerank` by
+    /// ITM of the upload and each product's title).
+    public func searchImage(_ bytes: Data, k: Int, target: EmbeddingSpace = .image, rerank: Int? = nil) throws -> [SearchHit] {
+        try Self.check(k: k, rerank: rerank)
+        if rerank != nil, target == .image {
+            throw SearchRequestError(400, "rerank_unavailable", "ITM re-ranks image → text results (target=text), not image → image")
+        }
         let image: RGBImage
         do {
             image = try decoder.decode(data: bytes, name: "upload")
@@ -113,7 +120,9 @@ public final class SearchEngine: @unchecked Sendable {
         let q = try Torch.noGrad {
             try model.imageEmbeddings(Tensor(floats, shape: [1, 3, model.imageSize, model.imageSize], device: device))
         }
-        return try products(q, in: .image, k: k, excluding: nil)
+        var hits = try products(q, in: target, k: max(k, rerank ?? 0), excluding: nil)
+        if let rerank { hits = try reranked(hits, depth: rerank, image: floats, ids: nil) }
+        return Array(hits.prefix(k))
     }
 
     /// "More like this": the products whose images are nearest the product's first image, itself excluded.
@@ -141,10 +150,10 @@ public final class SearchEngine: @unchecked Sendable {
         // A product has at most maxViews rows, so k·maxViews (+ the excluded product's) rows hold k products.
         let depth = min(index.count, (k + 1) * catalog.maxViews)
         guard let rowHits = try index.nearest(query, in: space, k: depth).first else { return [] }
-        var seen = Set<Int64>(), out: [SearchHit] = []
+        var seen = Set<[Int64]>(), out: [SearchHit] = []
         for hit in rowHits {
-            let id = catalog.productIDs[index.rows[hit.slot]]
-            guard id != excluding, seen.insert(id).inserted, let item = catalog.item(id) else { continue }
+            let id = catalog.productIDs[index.rows[hit.slot]], replica = Int64(hit.slot / catalog.rowCount)
+            guard id != excluding, seen.insert([id, replica]).inserted, let item = catalog.item(id) else { continue }
             out.append(SearchHit(id: id, title: item.title, category: item.category, image: item.image, score: hit.score,
                                  itcScore: hit.score, itmScore: nil))
             if out.count == k { break }
@@ -152,18 +161,22 @@ public final class SearchEngine: @unchecked Sendable {
         return out
     }
 
-    /// The first `depth` hits scored by ITM (query ids × the product's first image) and sorted by P(match); the
-    /// rest keep their ITC order below them.
-    private func reranked(_ hits: [SearchHit], ids: [Int64], depth: Int) throws -> [SearchHit] {
+    /// The first `depth` hits scored by ITM and sorted by P(match); the rest keep their ITC order below them. A
+    /// pair is the query's `image` (or else the product's first image) with the query's `ids` (or else the
+    /// product's title).
+    private func reranked(_ hits: [SearchHit], depth: Int, image: [Float]?, ids: [Int64]?) throws -> [SearchHit] {
         let top = Array(hits.prefix(depth))
         guard !top.isEmpty else { return hits }
         let rows = top.compactMap { catalog.rowsOfProduct[$0.id]?.first }
-        var pixels: [Float] = []
-        for r in rows { pixels += try batcher.image(r) }
+        var pixels: [Float] = [], allIDs: [Int64] = []
+        for r in rows {
+            pixels += try image ?? batcher.image(r)
+            allIDs += try ids ?? queryIDs(catalog.titles[r])
+        }
         let s = model.imageSize
         let probs: [Float] = try Torch.noGrad {
             let images = try Tensor(pixels, shape: [rows.count, 3, s, s], device: device)
-            let idsT = try Tensor(Array((0..<rows.count).map { _ in ids }.joined()), shape: [rows.count, model.textLength], device: device)
+            let idsT = try Tensor(allIDs, shape: [rows.count, model.textLength], device: device)
             guard let p = try model.matchProbabilities(images: images, ids: idsT, attentionMask: idsT.ne(0).to(dtype: .int64)) else {
                 throw SearchRequestError(400, "rerank_unavailable", "the checkpoint has no ITM head, so it cannot re-rank")
             }

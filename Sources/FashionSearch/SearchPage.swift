@@ -42,6 +42,7 @@ enum SearchPage {
         <button type="submit">Search</button>
         <label class="upload">Search by image<input id="file" type="file" accept="image/png,image/jpeg" hidden></label>
         <label class="toggle"><input id="rerank" type="checkbox"> re-rank (ITM)</label>
+        <label class="toggle"><input id="totext" type="checkbox"> image → text</label>
       </form>
       <div id="drop">or drop a JPEG or PNG here</div>
     </header>
@@ -99,8 +100,10 @@ enum SearchPage {
       if (!file) return;
       status(`Searching by ${file.name}…`);
       try {
-        const data = await call("/search/image?k=24", { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
-        show(`Image ${file.name}`, data);
+        const toText = $("totext").checked;
+        const url = "/search/image?k=24" + (toText ? "&target=text" + ($("rerank").checked ? "&rerank_k=20" : "") : "");
+        const data = await call(url, { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
+        show(`Image ${file.name}` + (toText ? " → texts" : ""), data);
       } catch (e) { status(e.message, true); }
     }
 
@@ -115,11 +118,21 @@ enum SearchPage {
     ["dragenter", "dragover"].forEach((t) => document.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
     ["dragleave", "drop"].forEach((t) => document.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
     document.addEventListener("drop", (e) => searchImage(e.dataTransfer.files[0]));
-    // Links: ?q=TEXT (&rerank=1) runs a text query, ?similar=ID shows "more like this" of a product.
+    // Links: ?q=TEXT (&rerank=1) runs a text query, ?similar=ID shows "more like this" of a product, ?drop=PATH
+    // (this server's) drops that image on the page as a file, through the drag-and-drop handler (&totext=1: image → text).
     const params = new URLSearchParams(location.search);
     $("rerank").checked = params.get("rerank") === "1";
+    $("totext").checked = params.get("totext") === "1";
+    const dropPath = params.get("drop") || "";
     if (params.get("q")) { $("q").value = params.get("q"); searchText(); }
     else if (params.get("similar")) { similar(params.get("similar"), "#" + params.get("similar")); }
+    else if (dropPath.startsWith("/") && !dropPath.startsWith("//")) {
+      fetch(dropPath).then((r) => r.blob()).then((blob) => {
+        const data = new DataTransfer();
+        data.items.add(new File([blob], "dropped.png", { type: blob.type || "image/png" }));
+        document.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+      });
+    }
     </script>
     </body>
     </html>

@@ -20,10 +20,10 @@ public struct KaleidoHostBatch {
     public var imageRows: [Int], textRows: [Int], camouflageRows: [Int], masks: [KaleidoSampleMask]
 
     /// The batch as the model's inputs on `device`.
-    public func tensors(device: Device) throws -> KaleidoInputs {
+    public func tensors(device: Device) throws -> KaleidoModelInputs {
         let (b, l, d, p) = (batchSize, textLength, featureDim, KaleidoPatchSet.patchCount)
         func t<T: TensorElement>(_ v: [T], _ shape: [Int]) throws -> Tensor { try Tensor(v, shape: shape, device: device) }
-        return KaleidoInputs(
+        return KaleidoModelInputs(
             ids: try t(ids, [b, l]), attentionMask: try t(attentionMask, [b, l]), features: try t(features, [b, p, d]),
             positions: try t(positions, [b, p, 5]), mlmPositions: try t(mlmPositions, [b, KaleidoMasking.maxPredictions]),
             mlmIds: try t(mlmIds, [b, KaleidoMasking.maxPredictions]), mlmWeights: try t(mlmWeights, [b, KaleidoMasking.maxPredictions]),

@@ -71,13 +71,19 @@ public final class KaleidoPretraining {
     let resume: Bool
 
     public init(options o: MVLTPretraining.Options, recipe: KaleidoRecipe, resume: Bool) throws {
-        let saved = try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "Kaleido-BERT pretraining run")
+        // Data-parallel runs go through the shared trainer's hooks: rank 0 owns the run folder, every rank loads its
+        // slice of each global batch, gradients are averaged by the trainer.
+        let dp = o.dataParallel, main = dp?.isMain ?? true, world = dp?.worldSize ?? 1
+        let saved = main || resume ? try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "Kaleido-BERT pretraining run") : nil
         let modelConfig = try saved?.model ?? KaleidoConfig.load(nameOrPath: o.config)
         let recipe = saved?.recipe ?? recipe
         let split = try DataSplit.open(o.data, seed: o.seed)
-        let train = try saved?.train ?? KaleidoPretraining.trainOptions(o, trainRows: split.trainRows.count)
-        guard split.trainRows.count >= train.batchSize else {
-            throw TrainError.badArgument("\(o.data): the training split has \(split.trainRows.count) rows, fewer than --batch \(train.batchSize)")
+        // AMLM is a mean over each process's masked tokens and ITM negatives / camouflage sources are drawn per
+        // process: the step depends on how the global batch is split, so a run resumes on its own world size.
+        let train = try saved?.train.resumed(onWorld: world, splitInvariant: false, run: o.run)
+            ?? KaleidoPretraining.trainOptions(o, trainRows: split.trainRows.count)
+        guard split.trainRows.count >= train.globalBatch else {
+            throw TrainError.badArgument("\(o.data): the training split has \(split.trainRows.count) rows, fewer than the global batch \(train.globalBatch)")
         }
         let productIDs = try split.trainFile.productIDs
         guard Set(split.trainRows.map { productIDs[$0] }).count >= 2 else {
@@ -91,7 +97,7 @@ public final class KaleidoPretraining {
         runConfig = rc
         Torch.manualSeed(train.seed)
         let model = try KaleidoBERT(modelConfig)
-        if saved == nil { try RunFolder.create(rc, run: o.run) }
+        if saved == nil, main { try RunFolder.create(rc, run: o.run) }
         try model.to(o.device)
         self.model = model
         let optimizer = AdamW(ParamGroup.decayAndNoDecay(model.namedParameters(), weightDecay: train.weightDecay),
@@ -103,13 +109,16 @@ public final class KaleidoPretraining {
                                           vocabularySize: modelConfig.vocabSize, mode: recipe.masking, vocab: vocab, tokenizer: tokenizer)
         // The trainer's loader gives the rows of each batch in its seeded order (its tiny images are not used).
         var loaderConfig = LoaderConfig.training(train, imageSize: 8, textLength: modelConfig.textLength, rows: split.trainRows,
-                                                 shuffle: true, caption: recipe.caption)
+                                                 shuffle: true, caption: recipe.caption,
+                                                 rank: dp?.rank ?? 0)
         loaderConfig.padToLongest = false
         let loader = try FashionGenLoader(file: split.trainFile, config: loaderConfig, tokenize: tokenizer.captionTokenizer)
         let device = o.device
+        let rank = dp?.rank ?? 0
         trainer = Trainer(runFolder: o.run, model: model, optimizer: optimizer, options: train, loader: loader,
                           device: device) { batch, step in
-            var rng = SeededRNG(seed: train.seed, stream: 0x4B41_4C45_0000_0000 | UInt64(step))
+            // Each rank draws its own masks, negatives and perturbations (rank 0's stream is the one-process run's).
+            var rng = SeededRNG(seed: train.seed, stream: 0x4B41_4C45_0000_0000 | UInt64(rank) << 32 | UInt64(step))
             let host = try builder.build(rows: batch.rows, rng: &rng)
             let l = try model.losses(host.tensors(device: device), terms: rc.recipe.terms)
             var values: [String: Tensor] = ["total": l.total]
@@ -120,22 +129,28 @@ public final class KaleidoPretraining {
             return values
         }
         trainer.label = "pretrain kaleido"
+        trainer.dataParallel = dp
         trainer.progressKeys = ["total", "amlm", "itm", "rr", "jps", "cp", "g2cm", "b2cm"]
-        let heldOut = try KaleidoPretraining.heldOut(split: split, rc: rc, trainSource: trainSource, vocab: vocab, tokenizer: tokenizer)
-        trainer.evaluate = { _ in try KaleidoPretraining.evaluate(model, heldOut: heldOut, rc: rc, device: device) }
+        // Only rank 0 evaluates (the trainer's rule), so only it builds the held-out batches.
+        if main {
+            let heldOut = try KaleidoPretraining.heldOut(split: split, rc: rc, trainSource: trainSource, vocab: vocab, tokenizer: tokenizer)
+            trainer.evaluate = { _ in try KaleidoPretraining.evaluate(model, heldOut: heldOut, rc: rc, device: device) }
+        }
         self.resume = resume
     }
 
     public func run() throws -> [String: Double] { try trainer.run(resume: resume) }
 
     static func trainOptions(_ o: MVLTPretraining.Options, trainRows: Int) throws -> TrainOptions {
-        let perEpoch = max(1, trainRows / o.batch)
+        let world = o.dataParallel?.worldSize ?? 1
+        let perEpoch = max(1, trainRows / (o.batch * world))
         let steps = o.steps ?? (o.epochs.map { $0 * perEpoch } ?? 300)
         var t = TrainOptions(steps: steps, batchSize: o.batch, lr: o.lr ?? 1e-4, minLR: 0, warmupSteps: o.warmup ?? max(1, steps / 10),
                              warmupStartLR: 0, weightDecay: o.weightDecay, clipNorm: o.clipNorm, seed: o.seed,
                              threads: o.threads, device: o.device.description, logEvery: o.logEvery,
                              checkpointEvery: o.checkpointEvery, evalEvery: o.evalEvery == 0 ? steps : o.evalEvery)
         t.dtype = o.dtype
+        if world > 1 { t.worldSize = world }
         return t
     }
 

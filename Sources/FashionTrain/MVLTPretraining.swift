@@ -30,6 +30,8 @@ public final class MVLTPretraining {
         /// Weights to start from where names and shapes match (the original starts patch_embed*, pos_embed*,
         /// block* from ImageNet PVT-v1-Tiny, mvlt.md §4.8); other tensors keep their fresh initialisation.
         public var initFrom: String?
+        /// Data-parallel training (`pretrain --nproc` / `--rank`); nil = one process. `batch` is per process.
+        public var dataParallel: DataParallel?
 
         public init(config: String, data: String, run: String, steps: Int?, epochs: Int?, batch: Int, device: Device,
                     threads: Int, seed: UInt64, lr: Double?, warmup: Int?, clipNorm: Double?, weightDecay: Double,
@@ -58,8 +60,10 @@ public final class MVLTPretraining {
     let resume: Bool
 
     public init(options o: Options, resume: Bool) throws {
-        // The run folder: created fresh, or resumed with the config it was started with.
-        let saved = try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "pretraining run")
+        // The run folder: created fresh, or resumed with the config it was started with. Only rank 0 of a
+        // data-parallel run creates it; the others read it when resuming.
+        let main = o.dataParallel?.isMain ?? true
+        let saved = main || resume ? try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "pretraining run") : nil
         var modelConfig = try saved?.model ?? MVLTConfig.load(nameOrPath: o.config)
         if saved == nil {
             // An ablated loss also drops its head, so the run does not spend time on it.
@@ -69,11 +73,16 @@ public final class MVLTPretraining {
         }
         try modelConfig.validate()
         let split = try DataSplit.open(o.data, seed: o.seed)
-        let train = try saved?.train ?? MVLTPretraining.trainOptions(o, trainRows: split.trainRows.count)
+        let world = o.dataParallel?.worldSize ?? 1
+        // MLM and ITM are per sample (MLM normalised by the global token count): without MIR a checkpoint continues
+        // on another world size with the same global batch (the equality test shows the step is the same). MIR's
+        // decoder has BatchNorm, whose batch statistics are each process's own (no SyncBatchNorm).
+        let train = try saved?.train.resumed(onWorld: world, splitInvariant: !modelConfig.heads.mir, run: o.run)
+            ?? MVLTPretraining.trainOptions(o, trainRows: split.trainRows.count)
         let rc = RunConfig(model: modelConfig, train: train, data: o.data, losses: saved?.losses ?? o.losses,
                            maskRule: saved?.maskRule ?? o.maskRule, evalBatches: saved?.evalBatches ?? o.evalBatches)
         runConfig = rc
-        if saved == nil { try RunFolder.create(rc, run: o.run) }
+        if saved == nil, main { try RunFolder.create(rc, run: o.run) }
 
         Torch.manualSeed(train.seed)
         model = try MVLT(modelConfig)
@@ -87,18 +96,25 @@ public final class MVLTPretraining {
         let tokenizer = try WordPieceTokenizer.bertBaseUncased()
         let loader = try FashionGenLoader(
             file: split.trainFile,
-            config: LoaderConfig.forRun(model: rc.model, train: rc.train, rows: split.trainRows, shuffle: true),
+            config: LoaderConfig.forRun(model: rc.model, train: rc.train, rows: split.trainRows, shuffle: true,
+                                        rank: o.dataParallel?.rank ?? 0),
             tokenize: tokenizer.captionTokenizer,
             transforms: MVLTPretraining.transforms(rc))
         let losses = rc.losses
         let m = model
+        let dp = o.dataParallel
         trainer = Trainer(runFolder: o.run, model: model, optimizer: optimizer, options: train, loader: loader,
                           device: o.device) { batch, step in
             // Even steps see the clean image, odd steps the grid-masked one (the original's alternation).
             let input = step % 2 == 0 ? batch.images : try batch.maskedImages()
+            var terms = MVLTLossTerms(mlm: losses.mlm, itm: losses.itm, mir: losses.mir, category: false)
+            if let dp, dp.worldSize > 1, losses.mlm {
+                // The MLM mean over the global batch's labelled tokens (see MVLTLossTerms.mlmTokens).
+                let local = try batch.mlmLabels.ne(-100).sum().item()
+                terms.mlmTokens = try dp.sum(local) / Double(dp.worldSize)
+            }
             let l = try m.losses(input: input, cleanImage: batch.images, inputIds: batch.inputIds, mlmLabels: batch.mlmLabels,
-                                 itmLabels: batch.itmLabels,
-                                 terms: MVLTLossTerms(mlm: losses.mlm, itm: losses.itm, mir: losses.mir, category: false))
+                                 itmLabels: batch.itmLabels, terms: terms)
             var values: [String: Tensor] = ["total": l.total]
             if let v = l.mir { values["mir"] = v }
             if let v = l.itm { values["itm"] = v }
@@ -107,6 +123,7 @@ public final class MVLTPretraining {
             return values
         }
         trainer.label = "pretrain"
+        trainer.dataParallel = o.dataParallel
         let valLoader = try FashionGenLoader(
             file: split.validationFile,
             config: LoaderConfig.forRun(model: rc.model, train: rc.train, rows: split.validationRows, shuffle: false),
@@ -136,7 +153,8 @@ public final class MVLTPretraining {
     }
 
     static func trainOptions(_ o: Options, trainRows: Int) throws -> TrainOptions {
-        let perEpoch = max(1, trainRows / o.batch)
+        let world = o.dataParallel?.worldSize ?? 1
+        let perEpoch = max(1, trainRows / (o.batch * world))
         let steps = o.steps ?? (o.epochs.map { $0 * perEpoch } ?? 300)
         // The original uses 2.5e-4 · global batch / 512 over 150 epochs (5.9e-4 at 8 × 150); at small batches and
         // short runs that rule gives ~3e-5, which barely moves the losses, so the default peak is 5e-4.
@@ -146,6 +164,7 @@ public final class MVLTPretraining {
                             threads: o.threads, device: o.device.description, logEvery: o.logEvery,
                             checkpointEvery: o.checkpointEvery, evalEvery: o.evalEvery == 0 ? steps : o.evalEvery)
         t.dtype = o.dtype
+        if world > 1 { t.worldSize = world }
         return t
     }
 
@@ -177,17 +196,24 @@ extension LoaderConfig {
     /// The loader of a training run: the model's image size and text length, the run's batch size and seed, the
     /// products' descriptions as captions (the original's `captions`); training order shuffled with the last
     /// partial batch dropped, evaluation in file order.
-    public static func forRun(model: MVLTConfig, train: TrainOptions, rows: [Int], shuffle: Bool) -> LoaderConfig {
-        training(train, imageSize: model.imageSize, textLength: model.textLength, rows: rows, shuffle: shuffle, caption: .description)
+    public static func forRun(model: MVLTConfig, train: TrainOptions, rows: [Int], shuffle: Bool, rank: Int? = nil) -> LoaderConfig {
+        training(train, imageSize: model.imageSize, textLength: model.textLength, rows: rows, shuffle: shuffle, caption: .description,
+                 rank: rank)
     }
 
     /// The loader of any training run (pretraining or fine-tuning, every family): the model's image size and text
     /// length, the run's batch size and seed; training order shuffled with the last partial batch dropped,
-    /// evaluation in file order.
+    /// evaluation in file order. With `rank` (a training loader), batches are global (`batchSize × worldSize`)
+    /// and this process loads its slice of each; without, batches are `batchSize`, unsharded (evaluation).
     public static func training(_ train: TrainOptions, imageSize: Int, textLength: Int, rows: [Int], shuffle: Bool,
-                                caption: Caption) -> LoaderConfig {
+                                caption: Caption, rank: Int? = nil) -> LoaderConfig {
         var c = LoaderConfig()
         c.batchSize = train.batchSize
+        if let rank {
+            c.batchSize = train.globalBatch
+            c.shardRank = rank
+            c.shardCount = train.worldSize ?? 1
+        }
         c.imageSize = imageSize
         c.textLength = textLength
         c.seed = train.seed

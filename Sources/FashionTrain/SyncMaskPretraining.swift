@@ -58,7 +58,8 @@ public final class SyncMaskPretraining {
 
     /// `towers` (`pretrain --init`) overrides the config's `text_init` / `image_init`; a resumed run keeps its own.
     public init(options o: MVLTPretraining.Options, recipe: SyncMaskRecipe, resume: Bool, towers: SyncMaskTowerInit? = nil) throws {
-        let saved = try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "SyncMask pretraining run")
+        let dp = o.dataParallel, main = dp?.isMain ?? true, world = dp?.worldSize ?? 1
+        let saved = main || resume ? try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "SyncMask pretraining run") : nil
         if saved != nil, towers != nil {
             throw TrainError.badArgument("--init starts a run from pretrained towers; \(o.run) is resumed from its checkpoint (its config.json keeps the towers it started from)")
         }
@@ -69,8 +70,13 @@ public final class SyncMaskPretraining {
         }
         let split = try DataSplit.open(o.data, seed: o.seed)
         let recipe = saved?.recipe ?? recipe
-        try SyncMaskPretraining.check(split: split, batch: saved?.train.batchSize ?? o.batch, recipe: recipe, data: o.data)
-        let train = try saved?.train ?? MVLTPretraining.trainOptions(o, trainRows: split.trainRows.count)
+        // Only the momentum ITC is independent of how the global batch is split (its banks hold the gathered global
+        // batch); ITM's in-batch negatives and the per-process MLM/MIM normalisation and mask sampling are not.
+        let splitInvariant = recipe.terms.itc && !recipe.terms.itm && !recipe.terms.mlm && !recipe.terms.mim
+            && (recipe.itc ?? .momentum) == .momentum
+        let train = try saved?.train.resumed(onWorld: world, splitInvariant: splitInvariant, run: o.run)
+            ?? MVLTPretraining.trainOptions(o, trainRows: split.trainRows.count)
+        try SyncMaskPretraining.check(split: split, batch: train.globalBatch, recipe: recipe, data: o.data)
         let rc = RunConfig(model: modelConfig, train: train, data: o.data, recipe: recipe)
         runConfig = rc
         Torch.manualSeed(train.seed)
@@ -78,14 +84,15 @@ public final class SyncMaskPretraining {
         // Before the run folder, so that a wrong or missing weights file leaves none. A resumed run loads them too
         // (its checkpoint then overwrites them), so that one killed before its first checkpoint starts as it did.
         for line in try model.loadPretrainedTowers() { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
-        if saved == nil { try RunFolder.create(rc, run: o.run) }
+        if saved == nil, main { try RunFolder.create(rc, run: o.run) }
         try model.to(o.device)
         self.model = model
         let optimizer = AdamW(ParamGroup.decayAndNoDecay(model.trainableParameters(), weightDecay: train.weightDecay),
                               lr: train.lr, betas: (0.9, 0.999), eps: 1e-8)
         let tokenizer = try WordPieceTokenizer.bertBaseUncased()
         let loader = try FashionGenLoader(file: split.trainFile,
-                                          config: SyncMaskPretraining.loaderConfig(rc, rows: split.trainRows, shuffle: true),
+                                          config: SyncMaskPretraining.loaderConfig(rc, rows: split.trainRows, shuffle: true,
+                                                                                   rank: dp?.rank ?? 0),
                                           tokenize: tokenizer.captionTokenizer)
         let hashes = loader.catalog.captions.map(TextHash.of)
         let selector = SyncMaskSelector(vocab: try SyncMaskVocab.bertBaseUncased(), textRatio: modelConfig.mlmProbability,
@@ -99,11 +106,12 @@ public final class SyncMaskPretraining {
             ? try GritSampler(rows: split.trainRows, productIDOfRow: loader.catalog.productIDs, textHashOfRow: hashes,
                               subcategoryOfRow: loader.catalog.subcategoryOfRow,
                               categoryOfRow: try SyncMaskPretraining.categoryOfRow(split.trainFile),
-                              batchSize: train.batchSize, searchSpace: recipe.gritSearchSpace, buffer: recipe.gritBuffer,
+                              batchSize: train.globalBatch, searchSpace: recipe.gritSearchSpace, buffer: recipe.gritBuffer,
                               next: recipe.gritNext == "hardest" ? .hardest : .semihard,
-                              warmGroup: train.batchSize, seed: train.seed)
+                              warmGroup: train.globalBatch, seed: train.seed)
             : nil
         let device = o.device
+        let gather: ((Tensor) throws -> Tensor)? = dp.map { dp in { t in try dp.allGather(t) } }
         trainer = Trainer(runFolder: o.run, model: model, optimizer: optimizer, options: train, loader: loader,
                           device: device) { batch, step in
             let b = batch.batchSize
@@ -113,7 +121,8 @@ public final class SyncMaskPretraining {
                                    productIDs: try Tensor(batch.productIDs, device: device),
                                    textHashes: try Tensor(batch.rows.map { hashes[$0] }, device: device))
             let wantMasks = rc.recipe.terms.mlm || rc.recipe.terms.mim
-            let mp = try model.momentumPass(x, alpha: alpha, syncAttention: wantMasks && selector.mode == .sync)
+            let mp = try model.momentumPass(x, alpha: alpha, syncAttention: wantMasks && selector.mode == .sync,
+                                            gather: gather, rank: dp?.rank ?? 0)
             var rng = SeededRNG(seed: train.seed, stream: 0x5359_4E43_0000_0000 | UInt64(step))
             var masks: SyncMaskMasks?
             var chosen: SyncMaskBatch?
@@ -132,8 +141,15 @@ public final class SyncMaskPretraining {
             let rule = step < rc.recipe.itmRandomSteps ? ITMNegativeRule.random : rc.recipe.itmNegatives
             let l = try model.stepLosses(x, momentum: mp, masks: masks, alpha: alpha, terms: rc.recipe.terms, rule: rule,
                                          itc: rc.recipe.itc ?? .momentum, rng: &rng)
-            if let sampler, let v = l.imageFeatures, let t = l.textFeatures {
-                try sampler.collect(rows: batch.rows, imageFeatures: v.to(device: .cpu).contiguous().toArray(Float.self),
+            if let sampler, var v = l.imageFeatures, var t = l.textFeatures {
+                var rows = batch.rows
+                if let dp {
+                    // GRIT's order is global: every rank collects the whole global batch, so all samplers agree.
+                    (v, t) = (try dp.allGather(v), try dp.allGather(t))
+                    rows = try dp.allGather(Tensor(batch.rows.map(Int64.init), device: device)).to(device: .cpu)
+                        .toArray(Int64.self).map { Int($0) }
+                }
+                try sampler.collect(rows: rows, imageFeatures: v.to(device: .cpu).contiguous().toArray(Float.self),
                                     textFeatures: t.to(device: .cpu).contiguous().toArray(Float.self),
                                     dim: modelConfig.embedDim, temperature: model.temp.item())
             }
@@ -154,6 +170,7 @@ public final class SyncMaskPretraining {
             return values
         }
         trainer.label = "pretrain syncmask"
+        trainer.dataParallel = dp
         trainer.progressKeys = ["total", "itc", "itm", "mlm", "mim", "itm_acc"]
         if let sampler {
             trainer.epochOrder = { epoch in
@@ -180,9 +197,9 @@ public final class SyncMaskPretraining {
         return out
     }
 
-    static func loaderConfig(_ rc: RunConfig, rows: [Int], shuffle: Bool) -> LoaderConfig {
+    static func loaderConfig(_ rc: RunConfig, rows: [Int], shuffle: Bool, rank: Int? = nil) -> LoaderConfig {
         var c = LoaderConfig.training(rc.train, imageSize: rc.model.imageSize, textLength: rc.model.textLength,
-                                      rows: rows, shuffle: shuffle, caption: rc.recipe.caption)
+                                      rows: rows, shuffle: shuffle, caption: rc.recipe.caption, rank: rank)
         c.padToLongest = true
         return c
     }

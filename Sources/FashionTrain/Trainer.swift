@@ -22,6 +22,9 @@ public struct TrainOptions: Codable, Sendable {
     public var evalEvery: Int
     /// "fp32", or "bf16" (CUDA autocast around the forward pass and losses; fp32 weights and optimizer state).
     public var dtype: String = "fp32"
+    /// Processes of a data-parallel run (nil: 1, as in runs saved before it existed); `batchSize` is per process,
+    /// the global batch is `batchSize × worldSize`.
+    public var worldSize: Int?
 
     public init(steps: Int, batchSize: Int, lr: Double, minLR: Double = 1e-5, warmupSteps: Int, warmupStartLR: Double = 1e-6,
                 weightDecay: Double = 0.01, clipNorm: Double? = 1.0, seed: UInt64 = 0, threads: Int = 2, device: String = "cpu",
@@ -40,6 +43,27 @@ public struct TrainOptions: Codable, Sendable {
         self.logEvery = logEvery
         self.checkpointEvery = checkpointEvery
         self.evalEvery = evalEvery
+    }
+
+    /// Samples per optimizer step over all processes.
+    public var globalBatch: Int { batchSize * (worldSize ?? 1) }
+
+    /// These options for a run on `world` processes. A saved run continues on another world size only when the
+    /// recipe's step does not depend on how the global batch is split (`splitInvariant`, shown by the equality
+    /// tests) and the global batch divides evenly; otherwise the error says which world size to use.
+    public func resumed(onWorld world: Int, splitInvariant: Bool, run: String) throws -> TrainOptions {
+        let saved = worldSize ?? 1
+        guard world != saved else { return self }
+        guard splitInvariant else {
+            throw TrainError.badArgument("\(run) was trained on \(saved) process\(saved == 1 ? "" : "es") (global batch \(globalBatch)); this recipe's step depends on the per-process batch (in-batch negatives, per-process normalisation or BatchNorm statistics), so resume it with world size \(saved)")
+        }
+        guard globalBatch % world == 0 else {
+            throw TrainError.badArgument("\(run) has a global batch of \(globalBatch) (\(batchSize) × \(saved) processes), which \(world) processes cannot split evenly; resume it with a world size dividing \(globalBatch)")
+        }
+        var t = self
+        t.batchSize = globalBatch / world
+        t.worldSize = world
+        return t
     }
 
     public var schedule: WarmupCosineSchedule {
@@ -79,6 +103,9 @@ public final class Trainer {
     public var extraState: (save: () throws -> String, restore: (String) throws -> Void)?
     /// Values shown on the progress line, in this order, when a step reports them.
     public var progressKeys = ["total", "mlm", "itm", "mir", "itm_acc"]
+    /// Data-parallel training: parameters broadcast from rank 0 at the start, gradients averaged after backward;
+    /// only rank 0 writes metrics and checkpoints, prints progress and evaluates. nil = one process.
+    public var dataParallel: DataParallel?
     let store: CheckpointStore
     var autocastDType: DType? { options.dtype == "bf16" ? .bfloat16 : nil }
 
@@ -104,8 +131,12 @@ public final class Trainer {
             state = saved
             FileHandle.standardError.write(Data("resuming from step \(saved.step) (\(saved.weights))\n".utf8))
         }
-        let metrics = try MetricsLog(path: runFolder + "/metrics.jsonl", truncateAfterStep: resume ? state.step : nil)
-        let progress = ProgressLine(total: options.steps, label: label)
+        let main = dataParallel?.isMain ?? true
+        let world = dataParallel?.worldSize ?? 1
+        // Every rank starts from rank 0's weights and buffers (a fresh run's initialisation, or its checkpoint).
+        try dataParallel?.broadcastState(model)
+        let metrics = main ? try MetricsLog(path: runFolder + "/metrics.jsonl", truncateAfterStep: resume ? state.step : nil) : nil
+        let progress = ProgressLine(total: options.steps, label: label + (world > 1 ? " ×\(world)" : ""))
         let schedule = options.schedule
         var epochIter: LoaderEpoch?
         var window: (start: Date, samples: Int) = (Date(), 0)
@@ -143,23 +174,25 @@ public final class Trainer {
                                            checkpoint: lastCheckpoint.map { runFolder + "/" + $0 })
             }
             try total.backward()
+            try dataParallel?.averageGradients(model.parameters())
             let gradNorm = try options.clipNorm.map { try clipGradNorm(model.parameters(), maxNorm: $0) } ?? .nan
             try optimizer.step()
             try optimizer.zeroGrad()
             state.step += 1
             state.batchInEpoch += 1
-            state.samplesSeen += batch.batchSize
-            window.samples += batch.batchSize
+            state.samplesSeen += batch.batchSize * world
+            window.samples += batch.batchSize * world
             last = values
             let result = TrainStepResult(step: state.step, values: values, lr: lr, gradNorm: gradNorm)
             onStep?(result)
-            if state.step % options.logEvery == 0 || state.step == options.steps || state.step == 1 {
+            if let metrics, state.step % options.logEvery == 0 || state.step == options.steps || state.step == 1 {
                 let now = Date()
                 var record: [String: Any] = values.mapValues { $0 as Any }
                 record["step"] = state.step
                 record["epoch"] = state.epoch
                 record["lr"] = lr
                 record["grad_norm"] = gradNorm
+                if world > 1 { record["world_size"] = world }
                 record["samples_per_s"] = Double(window.samples) / max(now.timeIntervalSince(window.start), 1e-9)
                 record["elapsed"] = now.timeIntervalSince(runStart)
                 if case .cuda = device, let mem = try? CUDA.memoryStats() {
@@ -169,21 +202,23 @@ public final class Trainer {
                 try metrics.write(record)
                 window = (now, 0)
             }
-            if let evaluate, options.evalEvery > 0, state.step % options.evalEvery == 0 || state.step == options.steps {
+            if main, let metrics, let evaluate, options.evalEvery > 0, state.step % options.evalEvery == 0 || state.step == options.steps {
                 var record: [String: Any] = try evaluate(state.step).mapValues { $0 as Any }
                 record["step"] = state.step
                 try metrics.write(record)
                 model.train()
             }
-            if state.step % options.checkpointEvery == 0 || state.step == options.steps {
+            if main, state.step % options.checkpointEvery == 0 || state.step == options.steps {
                 state.elapsed = Date().timeIntervalSince(runStart)
                 state.extra = try extraState?.save()
                 state = try store.save(model: model, optimizer: optimizer, state: state)
                 lastCheckpoint = state.weights
             }
             let shown = progressKeys.compactMap { k in values[k].map { (k, $0) } }
-            progress.update(state.step, items: state.samplesSeen - samplesAtStart, values: shown)
+            if main { progress.update(state.step, items: state.samplesSeen - samplesAtStart, values: shown) }
         }
+        // Rank 0 hosts the rendezvous store: every rank leaves together, after its last checkpoint.
+        try dataParallel?.barrier()
         return last
     }
 }

@@ -20,6 +20,7 @@ struct FashionVL: ParsableCommand {
             Report.self,
             Serve.self,
             Tokenize.self,
+            CheckHDF5.self,
         ]
     )
 
@@ -28,6 +29,7 @@ struct FashionVL: ParsableCommand {
     static func main() {
         passiveOpenMP()
         ModelFamilyRegistration.registerAll()
+        CheckHDF5.installForThisProcess()
         var command: ParsableCommand
         do {
             command = try parseAsRoot()

@@ -25,7 +25,7 @@ final class KaleidoParityTests: XCTestCase {
         model.eval()
         let b = try SafeTensors.load(dir + "/batch.safetensors").tensors
         func t(_ k: String) throws -> Tensor { try XCTUnwrap(b[k], k) }
-        let x = KaleidoInputs(ids: try t("ids"), attentionMask: try t("attention_mask"), features: try t("features"),
+        let x = KaleidoModelInputs(ids: try t("ids"), attentionMask: try t("attention_mask"), features: try t("features"),
                               positions: try t("positions"), mlmPositions: try t("mlm_positions"), mlmIds: try t("mlm_ids"),
                               mlmWeights: try t("mlm_weights"), itmLabels: try t("itm_labels"), rotation: try t("rotation"),
                               jigsaw: try t("jigsaw"), camouflage: try t("camouflage"), greyPositions: try t("grey_positions"),

@@ -152,6 +152,38 @@ final class SearchRouteTests: XCTestCase {
         }
     }
 
+    func testImageToTextSearchWithRerank() async throws {
+        let (app, made) = try app()
+        let id = try XCTUnwrap(made.catalog.rowsOfProduct.keys.sorted().first)
+        try await app.test(.router) { client in
+            let png = try await client.execute(uri: "/items/\(id)/image", method: .get).body
+            let plain = try await client.execute(uri: "/search/image?k=6&target=text", method: .post, headers: [.contentType: "image/png"], body: png)
+            XCTAssertEqual(plain.status, .ok, String(buffer: plain.body))
+            let hits = try self.results(plain.body)
+            XCTAssertEqual(hits.count, 6)
+            let scores = hits.compactMap { ($0["itc_score"] as? NSNumber)?.floatValue }
+            XCTAssertEqual(scores, scores.sorted(by: >))
+            // The scores are cosines with the catalog's text embeddings: the best equals the exact index's best.
+            let rowHits = try made.engine.index.nearest(try made.engine.index.embedding(slot: try XCTUnwrap(made.catalog.rowsOfProduct[id]?.first), in: .image).unsqueeze(0),
+                                                        in: .text, k: 1)
+            XCTAssertEqual(scores[0], try XCTUnwrap(rowHits.first?.first).score, accuracy: 1e-4)
+            let r = try await client.execute(uri: "/search/image?k=6&target=text&rerank_k=3", method: .post, headers: [.contentType: "image/png"], body: png)
+            XCTAssertEqual(r.status, .ok, String(buffer: r.body))
+            XCTAssertEqual(try self.object(r.body)["reranked"] as? Bool, true)
+            let reranked = try self.results(r.body)
+            let itm = reranked.prefix(3).compactMap { ($0["itm_score"] as? NSNumber)?.floatValue }
+            XCTAssertEqual(itm.count, 3)
+            XCTAssertEqual(itm, itm.sorted(by: >))
+            let ids = { (h: [[String: Any]]) in h.map { ($0["id"] as? NSNumber)?.int64Value ?? -1 } }
+            XCTAssertEqual(Set(ids(Array(reranked.prefix(3)))), Set(ids(Array(hits.prefix(3)))), "the ITC top 3, re-ordered")
+            XCTAssertEqual(ids(Array(reranked.dropFirst(3))), ids(Array(hits.dropFirst(3))))
+            try self.assertError(try await client.execute(uri: "/search/image?target=sound", method: .post, headers: [.contentType: "image/png"], body: png),
+                                 .badRequest, "invalid_target")
+            try self.assertError(try await client.execute(uri: "/search/image?rerank_k=3", method: .post, headers: [.contentType: "image/png"], body: png),
+                                 .badRequest, "rerank_unavailable")
+        }
+    }
+
     func testOpenAPIDocumentListsExactlyTheRoutes() async throws {
         let made = try SearchFixture.get()
         let router = buildRouter(engine: made.engine)

@@ -1,5 +1,6 @@
 // `fashionvl serve` as a process: it opens the fixture's checkpoint, catalog and index, answers on loopback, and
-// a SIGTERM shuts it down gracefully (exit status 0).
+// a SIGTERM shuts it down gracefully: a request in flight is answered, then exit status 0.
+import FashionSearch
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -31,7 +32,21 @@ final class ServeCLITests: XCTestCase {
         XCTAssertEqual(health?["status"] as? String, "ok", "the server answered /healthz")
         XCTAssertEqual(health?["rows"] as? String, "\(made.catalog.rowCount)")
 
+        // A request in flight when SIGTERM comes: its head and half its body are in, the rest follows the signal.
+        // It is answered in full, then the process exits 0.
+        let body = Array(#"{"query": "black leather jacket", "k": 3}"#.utf8)
+        let connection = try LoopbackConnection(port: port, timeout: 30)
+        try connection.send(LoopbackConnection.head("POST", "/search/text", headers: ["Content-Type": "application/json"], bodyCount: body.count))
+        try connection.send(body.prefix(10))
+        try await Task.sleep(for: .milliseconds(300))
         kill(process.processIdentifier, SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        XCTAssertTrue(process.isRunning, "the server waits for the request in flight")
+        try connection.send(body.dropFirst(10))
+        let response = try connection.readResponse()
+        XCTAssertEqual(response.status, 200, String(decoding: response.body, as: UTF8.self))
+        let answer = try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
+        XCTAssertEqual((answer?["results"] as? [Any])?.count, 3)
         let stop = Date().addingTimeInterval(30)
         while process.isRunning, Date() < stop { try await Task.sleep(for: .milliseconds(50)) }
         XCTAssertFalse(process.isRunning, "SIGTERM stops the server")

@@ -98,6 +98,35 @@ int ctorch_default_generator_set_state(ctorch_tensor state);
 int ctorch_generator_get_state(ctorch_tensor *out, ctorch_generator g);
 int ctorch_generator_set_state(ctorch_generator g, ctorch_tensor state);
 
+/* distributed (c10d; libtorch's engine under PyTorch DDP). A store is the rendezvous (TCPStore on the master's
+ * host:port, or a FileStore on a shared file); a process group runs collectives over Gloo (CPU tensors) or NCCL
+ * (CUDA tensors, where built). Every collective is waited for at most timeout_ms; a lost peer or a timeout is an
+ * error (-1), never a hang or an abort. */
+typedef struct ctorch_store_s *ctorch_store;
+typedef struct ctorch_pg_s *ctorch_pg;
+/* bit 0: Gloo compiled in, bit 1: NCCL compiled in */
+int ctorch_dist_backends(void);
+/* is_server 1 on the master (listens on port; port in use is an error), 0 elsewhere (connects within timeout_ms) */
+int ctorch_tcp_store_new(ctorch_store *out, const char *host, int port, int world_size, int is_server,
+                         int64_t timeout_ms);
+int ctorch_file_store_new(ctorch_store *out, const char *path, int world_size, int64_t timeout_ms);
+void ctorch_store_free(ctorch_store s);
+int ctorch_store_set(ctorch_store s, const char *key, const uint8_t *value, int64_t n);
+/* waits (the store's timeout) for key; *n = its length; copies at most capacity bytes into buffer (may be NULL) */
+int ctorch_store_get(ctorch_store s, const char *key, uint8_t *buffer, int64_t capacity, int64_t *n);
+int ctorch_store_add(ctorch_store s, const char *key, int64_t delta, int64_t *out);
+/* Gloo device: interface name (e.g. "eth0") if non-empty, else hostname/address if non-empty, else the default */
+int ctorch_pg_gloo_new(ctorch_pg *out, ctorch_store store, int rank, int world_size, const char *interface,
+                       const char *hostname, int64_t timeout_ms);
+int ctorch_pg_nccl_new(ctorch_pg *out, ctorch_store store, int rank, int world_size, int64_t timeout_ms);
+void ctorch_pg_free(ctorch_pg pg);
+/* op: 0 sum, 1 average, 2 max; in place on every tensor */
+int ctorch_pg_allreduce(ctorch_pg pg, ctorch_tensor *ts, int64_t n, int op, int64_t timeout_ms);
+int ctorch_pg_broadcast(ctorch_pg pg, ctorch_tensor *ts, int64_t n, int root, int64_t timeout_ms);
+/* *out: every rank's t (same shape on all) concatenated along dim 0 in rank order (stacked for 0-d tensors) */
+int ctorch_pg_allgather(ctorch_tensor *out, ctorch_pg pg, ctorch_tensor t, int64_t timeout_ms);
+int ctorch_pg_barrier(ctorch_pg pg, int64_t timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,10 @@ public enum FashionGenError: Error, Equatable, CustomStringConvertible {
     case notHDF5(file: String)
     /// libhdf5 refused the file (truncated, corrupt); `detail` is its error stack.
     case corrupt(file: String, detail: String)
+    /// libhdf5 crashed (in the child process that checks a file first) while reading the file.
+    case libraryCrashed(file: String, signal: String)
+    /// The child-process check of the file could not run or did not finish.
+    case checkFailed(file: String, reason: String)
     /// A key of the Fashion-Gen schema is absent.
     case missingKey(file: String, key: String)
     /// A dataset has the wrong rank or dimensions; shapes are written like `(N,256,256,3)`.
@@ -30,6 +34,9 @@ public enum FashionGenError: Error, Equatable, CustomStringConvertible {
         case let .unreadable(file, reason): return "\(file): cannot read file (\(reason))"
         case let .notHDF5(file): return "\(file): not an HDF5 file"
         case let .corrupt(file, detail): return "\(file): corrupt or truncated HDF5 file (\(detail))"
+        case let .libraryCrashed(file, signal):
+            return "\(file): libhdf5 crashed (\(signal)) while reading it: the file is malformed or not a Fashion-Gen file"
+        case let .checkFailed(file, reason): return "\(file): could not check the HDF5 file in a child process (\(reason))"
         case let .missingKey(file, key): return "\(file): missing key '\(key)'"
         case let .badShape(file, key, expected, actual):
             return "\(file): key '\(key)' has shape \(actual), expected \(expected)"

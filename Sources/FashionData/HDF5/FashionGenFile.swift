@@ -1,6 +1,7 @@
 // A Fashion-Gen HDF5 file opened for reading (shared/DATA.md §1). The schema is checked when the file is
-// opened; rows and row ranges are then read on demand with hyperslab selections, so the image array is never
-// loaded whole. Safe to use from several threads: every libhdf5 call holds the process-wide HDF5 lock.
+// opened (after a check in a child process when the CLI installed one: UntrustedHDF5.swift); rows and row ranges
+// are then read on demand with hyperslab selections, so the image array is never loaded whole. Safe to use from
+// several threads: every libhdf5 call holds the process-wide HDF5 lock.
 import CHDF5
 import Foundation
 
@@ -17,7 +18,14 @@ public final class FashionGenFile: @unchecked Sendable {
     private let file: H5ID
     private let datasets: [String: H5ID]
 
-    public init(path: String) throws {
+    /// Opens `path` for reading; when the CLI asked for it (`UntrustedHDF5`), after a check in a child process.
+    public convenience init(path: String) throws {
+        try UntrustedHDF5.vet(path)
+        try self.init(opening: path)
+    }
+
+    /// Opens `path` in this process without the child-process check.
+    init(opening path: String) throws {
         self.path = path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {

@@ -29,6 +29,11 @@ public struct LoaderConfig: Sendable {
     public var cropToProduct = false
     /// Rows to load (a split, see `ProductSplit`); nil = every row.
     public var rows: [Int]?
+    /// Data-parallel sharding: `batchSize` is the global batch, and this process gets slice `shardRank` of
+    /// `shardCount` equal slices of each one. Order, sample transforms and their random streams are those of the
+    /// global batch, so the shards of all ranks together are exactly the batch one process would see.
+    public var shardRank = 0
+    public var shardCount = 1
 
     public init() {}
 }
@@ -79,6 +84,8 @@ public final class FashionGenLoader: Sendable {
         try check(config.imageSize > 0, "imageSize", "> 0", config.imageSize)
         try check(config.textLength >= 2, "textLength", ">= 2", config.textLength)
         try check(config.threads > 0, "threads", "> 0", config.threads)
+        try check(config.shardCount > 0 && (0..<config.shardCount).contains(config.shardRank), "shardRank",
+                  "in 0..<shardCount (\(config.shardCount))", config.shardRank)
         let rows = config.rows ?? Array(0..<file.count)
         try check(rows.allSatisfy { (0..<file.count).contains($0) }, "rows", "rows in 0..<\(file.count)", "out of range")
         self.file = file
@@ -133,8 +140,13 @@ public final class FashionGenLoader: Sendable {
     /// seeded shuffle with an explicit visiting order (e.g. `GritSampler.order(epoch:)`), batched consecutively.
     public func batch(epoch: Int, index: Int, order: [Int]? = nil) throws -> HostBatch {
         let order = order ?? self.order(epoch: epoch)
-        let start = index * config.batchSize
-        let rows = Array(order[start ..< min(start + config.batchSize, order.count)])
+        let batchStart = index * config.batchSize
+        let global = order[batchStart ..< min(batchStart + config.batchSize, order.count)]
+        // This rank's slice of the global batch; `start` is the position of its first sample in the epoch.
+        let lo = global.count * config.shardRank / max(1, config.shardCount)
+        let hi = global.count * (config.shardRank + 1) / max(1, config.shardCount)
+        let start = batchStart + lo
+        let rows = Array(global.dropFirst(lo).prefix(hi - lo))
         if let bad = rows.first(where: { !(0..<file.count).contains($0) }) {
             throw LoaderError.badConfig(field: "order", expected: "rows in 0..<\(file.count)", actual: "\(bad)")
         }

@@ -85,3 +85,24 @@ public final class ExactIndex: SearchIndex {
         return (0..<q).map { i in (0..<kk).map { j in IndexHit(slot: Int(slots[i * kk + j]), score: scores[i * kk + j]) } }
     }
 }
+
+extension ExactIndex {
+    /// A load-test index: this one's rows `times` times, each copy after the first moved by Gaussian noise of
+    /// standard deviation `noise` per coordinate and re-normalised (slot s is catalog row s mod count; the
+    /// engine treats each copy as a distinct "replica" product). Deterministic for a seed.
+    public func replicated(times: Int, noise: Double, seed: UInt64 = 0) throws -> ExactIndex {
+        guard times > 1 else { return self }
+        let g = try Generator(seed: seed)
+        func copies(_ t: Tensor) throws -> Tensor {
+            var parts = [t]
+            for _ in 1..<times {
+                let x = try t + (try Tensor.randn(t.shape, generator: g) * noise)
+                parts.append(try x / x.norm(p: 2, dims: [-1], keepdim: true).clamp(min: 1e-12))
+            }
+            return try Tensor.cat(parts)
+        }
+        return try Torch.noGrad {
+            try ExactIndex(images: copies(images), texts: copies(texts), rows: (0..<(count * times)).map { $0 % count })
+        }
+    }
+}

@@ -114,18 +114,31 @@ open class Module {
     public var parameterCount: Int { parameters().reduce(0) { $0 + $1.numel } }
 
     /// Copies `values` into this module's parameters and buffers, by name, checking every shape. With
-    /// `strict`, missing and unexpected keys are errors; `optional` names may be absent from `values`.
-    /// Fails before changing anything when any key or shape does not match.
+    /// `strict`, missing and unexpected keys are errors; `optional` names may be absent from `values`. Every
+    /// checkpoint of every family loads here, so the values are checked here too: a floating-point parameter
+    /// must come as floating-point numbers (integers or booleans are a damaged or foreign file, not weights) and
+    /// all of them finite (NaN/Inf weights would only show up as NaN outputs or losses later).
+    /// Fails before changing anything when any key, shape, dtype or value does not match.
     public func loadStateDict(_ values: [String: Tensor], strict: Bool = true, optional: Set<String> = []) throws {
         let own = stateDict()
         let ownNames = Set(own.map(\.0))
+        let parameterNames = Set(namedParameters(removeDuplicates: false).map(\.0))
         var missing: [String] = [], mismatched: [String] = []
         for (name, t) in own {
             guard let v = values[name] else {
                 if !optional.contains(name) { missing.append(name) }
                 continue
             }
-            if v.shape != t.shape { mismatched.append("\(name): expected \(t.shape), got \(v.shape)") }
+            if v.shape != t.shape {
+                mismatched.append("\(name): expected \(t.shape), got \(v.shape)")
+            } else if parameterNames.contains(name), t.dtype.isFloatingPoint {
+                if !v.dtype.isFloatingPoint {
+                    mismatched.append("\(name): dtype \(v.dtype), expected floating-point weights")
+                } else if v.numel > 0 {
+                    let bad = try v.isfinite().logicalNot().sum().itemInt()
+                    if bad > 0 { mismatched.append("\(name): \(bad) of \(v.numel) values are not finite (NaN/Inf)") }
+                }
+            }
         }
         let unexpected = values.keys.filter { !ownNames.contains($0) }.sorted()
         if !mismatched.isEmpty || (strict && (!missing.isEmpty || !unexpected.isEmpty)) {

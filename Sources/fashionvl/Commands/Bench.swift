@@ -12,7 +12,9 @@ struct Bench: ParsableCommand {
             BenchSyncMask.self,
             BenchITCRank.self,
             BenchEffNet.self,
+            BenchAllReduce.self,
             BenchKaleido.self,
+            BenchSearch.self,
         ]
     )
 }

@@ -16,11 +16,14 @@ struct Pretrain: ParsableCommand {
         its image tower from EfficientNet-Lite0: scripts/fetch-weights efficientnet-lite0), kaleido-base / kaleido-demo train \
         Kaleido-BERT on cached kaleido patch features (--features; --akpm and --masking are Table 4's ablations). Writes RUN/config.json, RUN/metrics.jsonl, \
         checkpoints under RUN/checkpoints and RUN/last.json. With --resume, continues from the last complete \
-        checkpoint and gives the same losses as an uninterrupted run.
+        checkpoint and gives the same losses as an uninterrupted run. Data-parallel: --nproc N on one host, or \
+        --rank/--world-size/--master (or torchrun's environment) per host or GPU; --batch is per process \
+        (docs/DISTRIBUTED.md).
         """)
 
-    @Option(help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo, syncmask-minilm, syncmask-effnet, kaleido-base, kaleido-demo) or a JSON config file.")
-    var config = "mvlt-demo"
+    @Option(name: .customLong("config"), help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo, syncmask-minilm, syncmask-effnet, kaleido-base, kaleido-demo) or a JSON config file (default mvlt-demo; with --resume, the run's own).")
+    var configOption: String?
+    var config: String { configOption ?? "mvlt-demo" }
     @OptionGroup var loop: TrainingLoopOptions
     @Option(help: "Start from these weights where names and shapes match (e.g. ImageNet PVT-v1-Tiny converted with scripts/convert-mvlt-checkpoint --partial), as the original does.")
     var initFrom: String?
@@ -33,6 +36,7 @@ struct Pretrain: ParsableCommand {
     @Flag(help: "Drop masked language modelling (ablation).") var noMlm = false
     @OptionGroup(title: "SyncMask") var syncmask: SyncMaskOptions
     @OptionGroup(title: "Kaleido-BERT") var kaleido: KaleidoOptions
+    @OptionGroup(title: "Distributed") var dist: DistributedOptions
 
     func validate() throws {
         guard ["fp32", "bf16"].contains(dtype) else { throw ValidationError("--dtype must be fp32 or bf16, got \(dtype)") }
@@ -41,21 +45,37 @@ struct Pretrain: ParsableCommand {
         guard evalBatches > 0 else { throw ValidationError("--eval-batches must be positive, got \(evalBatches)") }
     }
 
-    /// The family of the run: the saved run's when resuming, else the config's.
+    /// The family of the run: the saved run's when resuming (a --config given too must be of that family),
+    /// else the config's.
     func family() throws -> ModelFamily {
         let saved = loop.out + "/config.json"
-        if loop.resume, let data = FileManager.default.contents(atPath: saved),
-           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-           let model = object["model"] as? [String: Any] {
-            return (model["family"] as? String).flatMap(ModelFamily.init(rawValue:)) ?? .mvlt
+        if loop.resume, let data = FileManager.default.contents(atPath: saved) {
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let model = object["model"] as? [String: Any] else {
+                throw TrainError.badCheckpoint(path: saved, reason: "not a FashionVL run config (expected a JSON object with a \"model\" object)")
+            }
+            let raw = model["family"] as? String ?? ModelFamily.mvlt.rawValue
+            guard let family = ModelFamily(rawValue: raw) else {
+                throw TrainError.badCheckpoint(path: saved, reason: "model.family '\(raw)' is not one of \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if let given = configOption {
+                let (data, source) = try ModelRegistry.source(nameOrPath: given)
+                let wanted = try ModelRegistry.family(of: data, source: source)
+                if wanted != family {
+                    throw TrainError.badArgument("\(loop.out) holds a \(family.rawValue) run, but --config \(given) is a \(wanted.rawValue) config; --resume continues the run with its saved config (drop --config, or choose another --out)")
+                }
+            }
+            return family
         }
         let (data, source) = try ModelRegistry.source(nameOrPath: config)
         return try ModelRegistry.family(of: data, source: source)
     }
 
     func run() throws {
+        if let n = dist.nproc { try LocalLauncher.run(nproc: n, master: dist.master, grace: dist.distTimeout) }
         Torch.setNumThreads(loop.threads)
-        let dev = try Device(parsing: loop.device)
+        let setup = try dist.setup(device: loop.device)
+        let dev = try Device(parsing: DistributedOptions.device(loop.device, setup: setup))
         let family = try family()
         if family != .mvlt {
             if noMir { throw TrainError.badArgument("--no-mir is MVLT's; \(family == .syncmask ? "SyncMask's image loss is switched off with --no-mim" : "Kaleido-BERT's image tasks are chosen with --akpm")") }
@@ -75,14 +95,19 @@ struct Pretrain: ParsableCommand {
             losses: .init(mir: !noMir, itm: !noItm, mlm: !noMlm))
         options.dtype = dtype
         options.initFrom = initFrom
-        // A failure before the first checkpoint removes the run folder it created (RunFolder.removingIfUnstarted).
-        let summary: [String: Double] = try RunFolder.removingIfUnstarted(loop.out) {
+        // Joins the other ranks (rendezvous at rank 0's --master) before anything is written.
+        options.dataParallel = try setup.map { try DataParallel($0, device: dev) }
+        let main = options.dataParallel?.isMain ?? true
+        // A failure before the first checkpoint removes the run folder it created (RunFolder.removingIfUnstarted);
+        // only rank 0 of a data-parallel run owns the folder.
+        let train: () throws -> [String: Double] = {
             switch family {
             case .mvlt: return try MVLTPretraining(options: options, resume: loop.resume).run()
             case .syncmask:
                 let job = try SyncMaskPretraining(options: options, recipe: syncmask.recipe(noItm: noItm, noMlm: noMlm),
                                                   resume: loop.resume, towers: syncmask.towers())
                 var s = try job.run()
+                guard main else { return s }
                 // The masks the trained model chooses, for people to look at.
                 let figure = loop.out + "/syncmask_masks.png"
                 s["figure_visible_share"] = try SyncMaskFigure.write(model: job.model, config: job.runConfig, to: figure, device: dev)
@@ -93,6 +118,8 @@ struct Pretrain: ParsableCommand {
                                               resume: loop.resume).run()
             }
         }
+        let summary = main ? try RunFolder.removingIfUnstarted(loop.out, train) : try train()
+        guard main else { return }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }

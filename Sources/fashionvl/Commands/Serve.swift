@@ -31,14 +31,23 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest image upload, bytes.") var maxUploadBytes = 4 << 20
     @Option(help: "Requests running or queued for the model before 503.") var queueLimit = 32
     @Option(help: "libtorch threads.") var threads = 2
+    @Option(help: "Seconds a request may wait for the model before 503.") var queueTimeout = 10.0
+    @Option(help: "Seconds to receive a request body before 408.") var bodyTimeout = 10.0
+    @Option(help: "Seconds a connection may send nothing before it is closed.") var idleTimeout = 30.0
+    @Option(help: "Index rows above which search uses an HNSW graph (approximate) instead of exact search.")
+    var approximateAbove = 200_000
+    @Option(help: "HNSW candidate list of a query (with --approximate-above).") var efSearch = 64
 
     func validate() throws {
         guard demo || (checkpoint != nil && catalog != nil) else { throw ValidationError("give --checkpoint and --catalog, or --demo") }
         guard !demo || (checkpoint == nil && catalog == nil) else { throw ValidationError("--demo makes its own checkpoint and catalog") }
         guard demoSteps > 0 else { throw ValidationError("--demo-steps must be positive") }
         guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535") }
-        guard maxUploadBytes > 0, queueLimit > 0, threads > 0 else {
-            throw ValidationError("--max-upload-bytes, --queue-limit and --threads must be positive")
+        guard maxUploadBytes > 0, queueLimit > 0, threads > 0, efSearch > 0 else {
+            throw ValidationError("--max-upload-bytes, --queue-limit, --threads and --ef-search must be positive")
+        }
+        guard queueTimeout > 0, bodyTimeout > 0, idleTimeout > 0 else {
+            throw ValidationError("--queue-timeout, --body-timeout and --idle-timeout must be positive seconds")
         }
     }
 
@@ -49,12 +58,20 @@ struct Serve: ParsableCommand {
         let served = try Catalog(path: catalog)
         let indexPath = index ?? IndexFile.defaultPath(catalog: catalog, textField: textField)
         let opened = try IndexFile.openOrBuild(indexPath, model: model, checkpoint: checkpoint, catalog: served, textField: textField)
-        let engine = try SearchEngine(checkpoint: model, catalog: served, index: opened)
         var logger = Logger(label: "fashionvl.search")
         logger.logLevel = .info
+        var index: any SearchIndex = opened
+        if opened.count > approximateAbove {
+            logger.info("building HNSW graphs over \(opened.count) rows (above --approximate-above \(approximateAbove))")
+            index = try HNSWIndex(exact: opened, parameters: HNSWParameters(efSearch: efSearch))
+        }
+        let engine = try SearchEngine(checkpoint: model, catalog: served, index: index)
         logger.info("serving \(served.rowsOfProduct.count) products (\(opened.count) rows) of \(catalog) on http://\(host):\(port)/")
         let app = buildApplication(engine: engine, host: host, port: port,
-                                   limits: SearchLimits(maxUploadBytes: maxUploadBytes, queueLimit: queueLimit), logger: logger,
+                                   limits: SearchLimits(maxUploadBytes: maxUploadBytes, queueLimit: queueLimit,
+                                                        queueTimeout: .seconds(queueTimeout), bodyTimeout: .seconds(bodyTimeout),
+                                                        idleTimeout: .seconds(idleTimeout)),
+                                   logger: logger,
                                    logRequests: .info)
         try blocking { try await app.runService() }
     }

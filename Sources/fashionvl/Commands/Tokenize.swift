@@ -31,8 +31,13 @@ struct Tokenize: ParsableCommand {
         var out = ""
         var number = 0
         do {
-            while let line = readLine(strippingNewline: true) {
+            var reader = StdinLines()
+            while let bytes = reader.next() {
                 number += 1
+                // readLine would replace invalid UTF-8 with U+FFFD silently; a damaged line is refused instead.
+                guard let line = String(validating: bytes, as: UTF8.self) else {
+                    throw BadLine(line: number, reason: "not valid UTF-8")
+                }
                 if line.allSatisfy(\.isWhitespace) { continue }
                 let text: String
                 do {
@@ -57,5 +62,22 @@ struct Tokenize: ParsableCommand {
     private func flush(_ out: inout String) {
         FileHandle.standardOutput.write(Data(out.utf8))
         out.removeAll(keepingCapacity: true)
+    }
+}
+
+/// stdin split at "\n" (a final "\r" dropped), as bytes: each line is checked as UTF-8 by the caller.
+private struct StdinLines {
+    private var buffer: UnsafeMutablePointer<CChar>?
+    private var capacity = 0
+
+    init() {}
+
+    mutating func next() -> [UInt8]? {
+        let n = getline(&buffer, &capacity, stdin)
+        guard n >= 0, let buffer else { return nil }
+        var bytes = [UInt8](UnsafeRawBufferPointer(start: buffer, count: n))
+        if bytes.last == 0x0A { bytes.removeLast() }
+        if bytes.last == 0x0D { bytes.removeLast() }
+        return bytes
     }
 }
