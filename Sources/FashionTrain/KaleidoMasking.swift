@@ -49,6 +49,9 @@ public enum KaleidoMasking {
     /// is unused, a fair coin picks the token side or the patch side (the other when that one's budget is spent,
     /// none when both are); the other side of the pair stays visible. Budgets left are then filled at random
     /// with words and patches no pair touched. `.random` mode, and a sample without pairs, only fill at random.
+    /// A masked side makes the other side of *every* pair it belongs to untouchable (a masked word's aligned
+    /// patches, a masked patch's aligned words), including pairs skipped later because that side is already
+    /// masked: so no pre-aligned pair ever ends up masked on both sides, whether by another pair or by the fill.
     public static func choose(words: [[Int]], alignments: [KaleidoAlignment], mode: KaleidoMaskingMode,
                               rng: inout SeededRNG) -> KaleidoSampleMask {
         let pieces = words.reduce(0) { $0 + $1.count }
@@ -66,6 +69,13 @@ public enum KaleidoMasking {
             }
             // Ties in a random order: a random key breaks them.
             let keyed = usable.map { ($0, rng.next()) }.sorted { $0.0.strength != $1.0.strength ? $0.0.strength > $1.0.strength : $0.1 < $1.1 }
+            // Each word's aligned patches and each patch's aligned words (over the usable pairs).
+            var patchesOfWord: [Int: [(level: Int, patch: Int)]] = [:], wordsOfPatch: [Int: Set<Int>] = [:]
+            for a in usable {
+                let w = wordOf[a.token]!
+                patchesOfWord[w, default: []].append((a.level, a.patch))
+                wordsOfPatch[a.level * 1000 + a.patch, default: []].insert(w)
+            }
             for (a, _) in keyed {
                 let w = wordOf[a.token]!
                 guard !maskedWords.contains(w), !touchedWords.contains(w), !maskedPatches[a.level]!.contains(a.patch),
@@ -75,10 +85,12 @@ public enum KaleidoMasking {
                 let tokenSide = tokenOK && patchOK ? rng.next() & 1 == 0 : tokenOK
                 if tokenSide {
                     maskedWords.insert(w); textLeft -= words[w].count
-                    touchedPatches[a.level]!.insert(a.patch)
+                    for (level, patch) in patchesOfWord[w] ?? [] where !maskedPatches[level]!.contains(patch) {
+                        touchedPatches[level]!.insert(patch)
+                    }
                 } else {
                     maskedPatches[a.level]!.insert(a.patch); patchLeft[a.level]! -= 1
-                    touchedWords.insert(w)
+                    touchedWords.formUnion((wordsOfPatch[a.level * 1000 + a.patch] ?? []).subtracting(maskedWords))
                 }
                 fromPairs += 1
             }

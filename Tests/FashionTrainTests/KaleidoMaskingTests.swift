@@ -182,6 +182,39 @@ final class KaleidoMaskingTests: XCTestCase {
         XCTAssertGreaterThan(patchSide, 5)
     }
 
+    /// A masked side keeps the other side of every pair it is in visible, also the pairs skipped because that side
+    /// was already masked (spec §5): a word masked through its strongest pair leaves all its aligned patches to
+    /// the random fill's exclusion, and a masked patch all its aligned words. (Before, a pair skipped for its
+    /// masked word left its patch free, and the random fill masked it too.)
+    func testASkippedPairsOtherSideStaysVisible() throws {
+        let words = (1...9).map { [$0] }  // text budget 1
+        // Word 2: its strongest pair at K5 patch 0, then 19 weaker pairs with K5 patches 1…19 (25 patches: 5 free).
+        let wordPairs = [KaleidoAlignment(token: 2, level: 5, patch: 0, strength: 0.9)]
+            + (1..<20).map { KaleidoAlignment(token: 2, level: 5, patch: $0, strength: 0.5) }
+        // K4 patch 3: its strongest pair with word 2, then weaker pairs with words 3…9 (only word 1 is free).
+        let patchPairs = [KaleidoAlignment(token: 2, level: 4, patch: 3, strength: 0.9)]
+            + (3...9).map { KaleidoAlignment(token: $0, level: 4, patch: 3, strength: 0.5) }
+        for (name, pairs) in [("word", wordPairs), ("patch", patchPairs)] {
+            var tokenSide = 0, patchSide = 0
+            for seed in 0..<40 {
+                var rng = SeededRNG(seed: UInt64(seed))
+                let m = KaleidoMasking.choose(words: words, alignments: pairs, mode: .agm, rng: &rng)
+                XCTAssertEqual(m.tokens.count, 1, "\(name), seed \(seed)")
+                XCTAssertEqual([m.level3.count, m.level4.count, m.level5.count], [1, 2, 3], "\(name), seed \(seed)")
+                for p in pairs {
+                    XCTAssertFalse(m.tokens.contains(p.token) && m.patches(level: p.level).contains(p.patch),
+                                   "\(name) case, seed \(seed): pair \(p) masked on both sides: \(m)")
+                }
+                if m.tokens == [2] { tokenSide += 1 } else { patchSide += 1 }
+                if name == "word", m.tokens == [2] { XCTAssertTrue(m.level5.allSatisfy { $0 >= 20 }, "seed \(seed): \(m)") }
+                if name == "patch", m.level4.contains(3) { XCTAssertEqual(m.tokens, [1], "seed \(seed): \(m)") }
+            }
+            // Both sides of the strongest pair occur, so both branches were exercised.
+            XCTAssertGreaterThan(tokenSide, 5, name)
+            XCTAssertGreaterThan(patchSide, 5, name)
+        }
+    }
+
     /// Evaluation inputs carry no perturbation: colour features as cached, ids as given.
     func testEvaluationInputsAreClean() throws {
         let source = MemoryKaleidoSource(dim: d)
