@@ -4,9 +4,9 @@ import Foundation
 import Torch
 
 /// Where Kaleido-BERT's per-product inputs come from, by name: the one registration point of feature sources
-/// (a run records the name; evaluation opens the same source for its catalog file). Built in: `pixel-grid`
-/// (KaleidoPixelFeatures: pooled pixels, D = 48, no alignments). The feature cache of the kaleido patch generator
-/// registers itself here.
+/// (a run records the name; evaluation opens the same source for its catalog file). Built in: `cache` (the
+/// default: the feature cache and alignments `fashionvl kaleido-prepare` writes beside each catalog file, checked
+/// against the file as it is now) and `pixel-grid` (KaleidoPixelFeatures: pooled pixels, D = 48, no alignments).
 public enum KaleidoSources {
     /// Opens the source for one catalog file; `textField` and `textLength` are what the alignments must refer to.
     public typealias Opener = (_ file: FashionGenFile, _ textField: String, _ textLength: Int) throws -> any KaleidoInputSource
@@ -14,7 +14,23 @@ public enum KaleidoSources {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var openers: [String: Opener] = [
         KaleidoPixelFeatures.name: { file, field, length in try KaleidoPixelFeatures(file: file, textField: field, textLength: length) },
+        cacheName: { file, field, length in try openCache(file: file, textField: field, textLength: length) },
     ]
+
+    /// The name of the kaleido-prepare cache source.
+    public static let cacheName = "cache"
+
+    /// The kaleido-prepare cache of `file`: a missing, stale or foreign features or alignments file is one
+    /// `KaleidoCacheError` naming it and saying to run kaleido-prepare; alignments made for another text are refused.
+    static func openCache(file: FashionGenFile, textField: String, textLength: Int) throws -> any KaleidoInputSource {
+        let inputs = try KaleidoInputs.open(catalog: file.path)
+        guard inputs.alignedTextField == textField, inputs.alignedTextLength == textLength else {
+            throw KaleidoCacheError.stale(path: inputs.alignmentFile.path,
+                                          differences: ["text: alignments of \(inputs.alignedTextField) at length \(inputs.alignedTextLength), the model reads \(textField) at length \(textLength)"],
+                                          hint: "run `fashionvl kaleido-prepare --data DIR --text-field \(textField) --text-length \(textLength)` to rebuild them")
+        }
+        return inputs
+    }
 
     public static func register(_ name: String, _ opener: @escaping Opener) {
         lock.lock(); defer { lock.unlock() }
@@ -44,8 +60,8 @@ public enum KaleidoSources {
 public struct KaleidoRecipe: Codable, Sendable, Equatable {
     public var terms = KaleidoTerms()
     public var masking = KaleidoMaskingMode.agm
-    /// The feature source (`KaleidoSources`).
-    public var features = KaleidoPixelFeatures.name
+    /// The feature source (`KaleidoSources`): the kaleido-prepare cache unless a run chose another.
+    public var features = KaleidoSources.cacheName
     /// The text the model reads: the title (`name`) or the description.
     public var caption = LoaderConfig.Caption.name
     /// Validation products of the held-out accuracies.

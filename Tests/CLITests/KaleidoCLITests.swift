@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 
 /// `fashionvl pretrain` with a Kaleido-BERT config (pixel-grid features, D = 48): a few steps, exact resume after a
-/// kill, the ablation switches, and `evaluate retrieval` (ITM) on the run.
+/// kill, the ablation switches, and `evaluate retrieval` (ITM) on the run; without `--features`, the kaleido-prepare
+/// cache, whose absence is one error.
 final class KaleidoCLITests: XCTestCase {
     static let tinyConfig = """
     {"family": "kaleido", "hidden": 32, "layers": 1, "heads": 4, "intermediate_size": 64, "text_length": 16,
@@ -23,7 +24,7 @@ final class KaleidoCLITests: XCTestCase {
     private func args(_ dir: URL, _ config: URL, run: String, steps: Int) -> [String] {
         ["pretrain", "--config", config.path, "--data", dir.appendingPathComponent("data").path,
          "--out", dir.appendingPathComponent(run).path, "--steps", "\(steps)", "--batch", "4", "--threads", "1",
-         "--log-every", "1", "--checkpoint-every", "4", "--seed", "3", "--lr", "1e-3"]
+         "--log-every", "1", "--checkpoint-every", "4", "--seed", "3", "--lr", "1e-3", "--features", "pixel-grid"]
     }
 
     private func losses(_ metrics: URL) throws -> [Int: [String: Double]] {
@@ -106,5 +107,18 @@ final class KaleidoCLITests: XCTestCase {
                                  "--out", dir.appendingPathComponent("sm").path, "--steps", "1", "--masking", "random"])
         assertOneErrorLine(other, mentions: ["--masking", "Kaleido-BERT option"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad").path))
+    }
+
+    /// The default feature source is the kaleido-prepare cache: a catalog without one is one error line naming the
+    /// cache file and saying to run kaleido-prepare, before any run folder is made.
+    func testMissingFeatureCacheIsOneErrorNamingItAndKaleidoPrepare() throws {
+        let (dir, _) = try catalog()
+        let data = dir.appendingPathComponent("data").path
+        let out = dir.appendingPathComponent("run").path
+        let r = try CLI.run(["pretrain", "--config", "kaleido-demo", "--data", data, "--out", out, "--steps", "1",
+                             "--batch", "4", "--threads", "1"], timeout: 120)
+        assertOneErrorLine(r, mentions: [data + "/train.h5.kaleido-features.safetensors", "no Kaleido cache file",
+                                         "fashionvl kaleido-prepare --data"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 }

@@ -10,7 +10,7 @@ struct KaleidoOptions: ParsableArguments {
     var akpm: String?
     @Option(help: "Kaleido-BERT: alignment-guided (agm) or random masking (ablation). Default agm.")
     var masking: KaleidoMaskingMode?
-    @Option(help: "Kaleido-BERT: the patch feature source (pixel-grid, or a registered feature cache). Default pixel-grid.")
+    @Option(help: "Kaleido-BERT: the patch feature source: cache (the feature cache and alignments `fashionvl kaleido-prepare --data DIR` writes beside each catalog file) or pixel-grid (pooled pixels, D = 48, for tests). Default cache.")
     var features: String?
 
     var given: [String] {
