@@ -21,9 +21,9 @@ final class KaleidoCLITests: XCTestCase {
         return (dir, config)
     }
 
-    private func args(_ dir: URL, _ config: URL, run: String, steps: Int) -> [String] {
+    private func args(_ dir: URL, _ config: URL, run: String, steps: Int, batch: Int = 4) -> [String] {
         ["pretrain", "--config", config.path, "--data", dir.appendingPathComponent("data").path,
-         "--out", dir.appendingPathComponent(run).path, "--steps", "\(steps)", "--batch", "4", "--threads", "1",
+         "--out", dir.appendingPathComponent(run).path, "--steps", "\(steps)", "--batch", "\(batch)", "--threads", "1",
          "--log-every", "1", "--checkpoint-every", "4", "--seed", "3", "--lr", "1e-3", "--features", "pixel-grid"]
     }
 
@@ -120,5 +120,24 @@ final class KaleidoCLITests: XCTestCase {
         assertOneErrorLine(r, mentions: [data + "/train.h5.kaleido-features.safetensors", "no Kaleido cache file",
                                          "fashionvl kaleido-prepare --data"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
+
+    /// Data-parallel Kaleido-BERT goes through the shared trainer's hooks: `--nproc 2` trains, rank 0 alone writes
+    /// the run folder (every metrics record says world size 2, the config records it), the held-out evaluation
+    /// runs once, and resuming on another world size is refused (the step is not split-invariant).
+    func testTwoRanksTrainThroughTheSharedTrainerAndKeepTheirWorldSize() throws {
+        let (dir, config) = try catalog()
+        let two = try CLI.run(args(dir, config, run: "two", steps: 3, batch: 2) + ["--nproc", "2"], timeout: 300)
+        XCTAssertEqual(two.status, 0, two.stderr)
+        let lines = try String(contentsOf: dir.appendingPathComponent("two/metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        let records = try lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let steps = records.filter { $0["total"] != nil }
+        XCTAssertEqual(steps.compactMap { $0["step"] as? Int }, [1, 2, 3], "one writer")
+        XCTAssertTrue(steps.allSatisfy { $0["world_size"] as? Int == 2 })
+        XCTAssertEqual(records.filter { $0["val_products"] != nil }.count, 1)
+        let saved = try String(contentsOf: dir.appendingPathComponent("two/config.json"), encoding: .utf8)
+        XCTAssertTrue(saved.contains("\"worldSize\" : 2"), saved)
+        let resumed = try CLI.run(args(dir, config, run: "two", steps: 4, batch: 2) + ["--resume"], timeout: 120)
+        assertOneErrorLine(resumed, mentions: ["2 processes", "world size 2"])
     }
 }
