@@ -86,6 +86,16 @@ public enum ModelRegistry {
          "queue_size": 4096, "mim_decoder_layers": 1, "sync_layer": -1, "text_pool": "mean",
          "image_init": "efficientnet-lite0"}
         """),
+        // Kaleido-BERT's GPU profile (spec §3.3): BERT-base over 64 text + 55 patch tokens, ResNet-50 features (D 2048).
+        ("kaleido-base", """
+        {"family": "kaleido", "hidden": 768, "layers": 12, "heads": 12, "intermediate_size": 3072, "text_length": 64,
+         "feature_dim": 2048}
+        """),
+        // Kaleido-BERT on a laptop (spec §3.3): L4 H256 A4 FFN1024 over EfficientNet-Lite0 patch features (D 1280).
+        ("kaleido-demo", """
+        {"family": "kaleido", "hidden": 256, "layers": 4, "heads": 4, "intermediate_size": 1024, "text_length": 64,
+         "feature_dim": 1280}
+        """),
     ]
 
     public static var names: [String] { json.map(\.0) }
@@ -136,13 +146,14 @@ public enum ModelRegistry {
         switch try family(of: data, source: source) {
         case .mvlt: return .mvlt(try MVLTConfig.decode(data, source: source))
         case .syncmask: return .syncmask(try SyncMaskConfig.decode(data, source: source))
+        case .kaleido: return .kaleido(try KaleidoConfig.decode(data, source: source))
         }
     }
 }
 
 /// The model families FashionVL trains; every job command dispatches on it.
 public enum ModelFamily: String, CaseIterable, Codable, Sendable {
-    case mvlt, syncmask
+    case mvlt, syncmask, kaleido
 }
 
 /// A decoded config of any family. Codable as the family's own JSON object, told apart by its "family" key
@@ -150,18 +161,23 @@ public enum ModelFamily: String, CaseIterable, Codable, Sendable {
 public enum AnyModelConfig: Codable, Sendable {
     case mvlt(MVLTConfig)
     case syncmask(SyncMaskConfig)
+    case kaleido(KaleidoConfig)
 
     public var family: ModelFamily {
         switch self {
         case .mvlt: return .mvlt
         case .syncmask: return .syncmask
+        case .kaleido: return .kaleido
         }
     }
 
+    /// The image side the model reads. Kaleido-BERT reads cached patch features by row, not pixels: its loaders
+    /// (which give the rows) read 8-px images that are not used.
     public var imageSize: Int {
         switch self {
         case let .mvlt(c): return c.imageSize
         case let .syncmask(c): return c.imageSize
+        case .kaleido: return 8
         }
     }
 
@@ -169,6 +185,7 @@ public enum AnyModelConfig: Codable, Sendable {
         switch self {
         case let .mvlt(c): return c.textLength
         case let .syncmask(c): return c.textLength
+        case let .kaleido(c): return c.textLength
         }
     }
 
@@ -178,9 +195,10 @@ public enum AnyModelConfig: Codable, Sendable {
         switch try Family(from: decoder).family ?? ModelFamily.mvlt.rawValue {
         case ModelFamily.mvlt.rawValue: self = .mvlt(try MVLTConfig(from: decoder))
         case ModelFamily.syncmask.rawValue: self = .syncmask(try SyncMaskConfig(from: decoder))
+        case ModelFamily.kaleido.rawValue: self = .kaleido(try KaleidoConfig(from: decoder))
         case let other:
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "unknown model family \"\(other)\" (known: mvlt, syncmask)"))
+                                                    debugDescription: "unknown model family \"\(other)\" (known: mvlt, syncmask, kaleido)"))
         }
     }
 
@@ -188,7 +206,22 @@ public enum AnyModelConfig: Codable, Sendable {
         switch self {
         case let .mvlt(c): try c.encode(to: encoder)
         case let .syncmask(c): try c.encode(to: encoder)
+        case let .kaleido(c): try c.encode(to: encoder)
         }
+    }
+}
+
+extension KaleidoConfig {
+    public static func load(nameOrPath: String) throws -> KaleidoConfig {
+        guard case let .kaleido(c) = try ModelRegistry.load(nameOrPath: nameOrPath) else {
+            throw ModelError.configFile(path: nameOrPath, field: "family", reason: "expected a Kaleido-BERT config (\"family\": \"kaleido\")")
+        }
+        return c
+    }
+
+    /// Decodes and validates JSON; errors name `source` and the offending field.
+    public static func decode(_ data: Data, source: String) throws -> KaleidoConfig {
+        try ModelRegistry.decodeValidated(data, source: source, as: KaleidoConfig.self) { try $0.validate() }
     }
 }
 

@@ -13,11 +13,15 @@ public final class BertTextEmbeddings: Module {
     public let layerNorm: LayerNorm
     override public var keys: [String: String] { ["layerNorm": "LayerNorm"] }
 
-    init(_ c: SyncMaskConfig) throws {
-        word_embeddings = try Embedding(c.vocabSize, c.textWidth, paddingIdx: 0)
-        position_embeddings = try Embedding(c.maxPositions, c.textWidth)
-        token_type_embeddings = try Embedding(2, c.textWidth)
-        layerNorm = try LayerNorm(c.textWidth, eps: 1e-12)
+    init(vocab: Int, width: Int, maxPositions: Int) throws {
+        word_embeddings = try Embedding(vocab, width, paddingIdx: 0)
+        position_embeddings = try Embedding(maxPositions, width)
+        token_type_embeddings = try Embedding(2, width)
+        layerNorm = try LayerNorm(width, eps: 1e-12)
+    }
+
+    convenience init(_ c: SyncMaskConfig) throws {
+        try self.init(vocab: c.vocabSize, width: c.textWidth, maxPositions: c.maxPositions)
     }
 
     public func callAsFunction(_ ids: Tensor) throws -> Tensor {
@@ -104,11 +108,17 @@ public final class BertLayer: Module {
     public let intermediate: BertIntermediate
     public let output: BertResidualOutput
 
-    init(_ c: SyncMaskConfig, fusion: Bool) throws {
-        attention = try BertAttention(width: c.textWidth, contextWidth: c.textWidth, heads: c.textHeads)
-        crossattention = fusion ? try BertAttention(width: c.textWidth, contextWidth: c.visionWidth, heads: c.textHeads) : nil
-        intermediate = try BertIntermediate(c.textWidth, c.intermediateSize)
-        output = try BertResidualOutput(c.intermediateSize, c.textWidth)
+    /// A self-attention layer of `width`; with `crossContextWidth`, also cross-attention to tokens of that width.
+    init(width: Int, heads: Int, intermediateSize: Int, crossContextWidth: Int? = nil) throws {
+        attention = try BertAttention(width: width, contextWidth: width, heads: heads)
+        crossattention = try crossContextWidth.map { try BertAttention(width: width, contextWidth: $0, heads: heads) }
+        intermediate = try BertIntermediate(width, intermediateSize)
+        output = try BertResidualOutput(intermediateSize, width)
+    }
+
+    convenience init(_ c: SyncMaskConfig, fusion: Bool) throws {
+        try self.init(width: c.textWidth, heads: c.textHeads, intermediateSize: c.intermediateSize,
+                      crossContextWidth: fusion ? c.visionWidth : nil)
     }
 
     /// Returns the new hidden states and, when asked, the cross-attention probabilities (B, heads, L, 1+N).
@@ -127,8 +137,9 @@ public final class BertLayer: Module {
 
 public final class BertEncoderLayers: Module {
     public let layer: [BertLayer]
-    init(_ c: SyncMaskConfig) throws {
-        layer = try (0..<(c.textLayers + c.fusionLayers)).map { try BertLayer(c, fusion: $0 >= c.textLayers) }
+    init(layers: [BertLayer]) { layer = layers }
+    convenience init(_ c: SyncMaskConfig) throws {
+        self.init(layers: try (0..<(c.textLayers + c.fusionLayers)).map { try BertLayer(c, fusion: $0 >= c.textLayers) })
     }
 }
 
@@ -136,9 +147,12 @@ public final class BertEncoderLayers: Module {
 public final class BertBody: Module {
     public let embeddings: BertTextEmbeddings
     public let encoder: BertEncoderLayers
-    init(_ c: SyncMaskConfig) throws {
-        embeddings = try BertTextEmbeddings(c)
-        encoder = try BertEncoderLayers(c)
+    init(embeddings: BertTextEmbeddings, encoder: BertEncoderLayers) {
+        self.embeddings = embeddings
+        self.encoder = encoder
+    }
+    convenience init(_ c: SyncMaskConfig) throws {
+        self.init(embeddings: try BertTextEmbeddings(c), encoder: try BertEncoderLayers(c))
     }
 }
 

@@ -65,7 +65,7 @@ final class MVLTModelTests: XCTestCase {
 
     /// Every registered config builds and runs a forward with exactly the expected output shapes.
     func testEveryRegisteredConfigRuns() throws {
-        XCTAssertEqual(ModelRegistry.names, ["mvlt-tiny", "mvlt-demo", "syncmask-base", "syncmask-demo", "syncmask-minilm", "syncmask-effnet"])
+        XCTAssertEqual(ModelRegistry.names, ["mvlt-tiny", "mvlt-demo", "syncmask-base", "syncmask-demo", "syncmask-minilm", "syncmask-effnet", "kaleido-base", "kaleido-demo"])
         for name in ModelRegistry.names where name.hasPrefix("mvlt") {
             let c = try ModelRegistry.config(named: name)
             Torch.manualSeed(0)
@@ -97,6 +97,7 @@ final class MVLTModelTests: XCTestCase {
             switch (try ModelRegistry.load(nameOrPath: path), try ModelRegistry.load(nameOrPath: name)) {
             case let (.mvlt(a), .mvlt(b)): XCTAssertEqual(a, b, name)
             case let (.syncmask(a), .syncmask(b)): XCTAssertEqual(a, b, name)
+            case let (.kaleido(a), .kaleido(b)): XCTAssertEqual(a, b, name)
             default: XCTFail("\(name): the file and the registry disagree on the family")
             }
         }

@@ -39,8 +39,7 @@ public struct CategoryPredictions {
                 guard let host = try epoch.next() else { break }
                 let b = try DeviceBatch(host, device: device)
                 loader.recycle(host)
-                let (main, sub) = try model.categoryLogits(images: b.images, ids: b.originalInputIds,
-                                                           attentionMask: b.attentionMask)
+                let (main, sub) = try model.categoryLogits(b, ids: b.originalInputIds, file: loader.file)
                 p.main += try main.narrow(dim: 1, start: 0, length: classes.categories.count).argmax(dim: 1)
                     .toArray(Int64.self).map(Int.init)
                 p.sub += try sub.narrow(dim: 1, start: 0, length: classes.subcategories.count).argmax(dim: 1)

@@ -14,6 +14,25 @@ import Torch
 public protocol CategoryModel: Module {
     /// Main and sub logits (B, ≥ classes) of images (B, 3, S, S) in [0, 1], ids (B, L) and the attention mask (B, L).
     func categoryLogits(images: Tensor, ids: Tensor, attentionMask: Tensor) throws -> (main: Tensor, sub: Tensor)
+    /// The logits of a loader batch of `file` with the text `ids`: what fine-tuning and evaluation call. The default
+    /// reads the batch's images; a model that reads per-row inputs (Kaleido-BERT's patch features) uses its rows.
+    func categoryLogits(_ batch: DeviceBatch, ids: Tensor, file: FashionGenFile) throws -> (main: Tensor, sub: Tensor)
+}
+
+extension CategoryModel {
+    public func categoryLogits(_ batch: DeviceBatch, ids: Tensor, file: FashionGenFile) throws -> (main: Tensor, sub: Tensor) {
+        try categoryLogits(images: batch.images, ids: ids, attentionMask: batch.attentionMask)
+    }
+}
+
+extension KaleidoClassifier: CategoryModel {
+    public func categoryLogits(images: Tensor, ids: Tensor, attentionMask: Tensor) throws -> (main: Tensor, sub: Tensor) {
+        throw EvalError.invalidArgument("Kaleido-BERT reads cached patch features by catalog row, not pixels")
+    }
+
+    public func categoryLogits(_ batch: DeviceBatch, ids: Tensor, file: FashionGenFile) throws -> (main: Tensor, sub: Tensor) {
+        try categoryLogits(rows: batch.rows, ids: ids, file: file)
+    }
 }
 
 extension MVLT: CategoryModel {
@@ -31,7 +50,13 @@ public typealias CategoryModelConfig = AnyModelConfig
 
 extension AnyModelConfig {
     /// The method name in result files.
-    public var method: String { family == .mvlt ? "MVLT" : "SyncMask" }
+    public var method: String {
+        switch family {
+        case .mvlt: return "MVLT"
+        case .syncmask: return "SyncMask"
+        case .kaleido: return "Kaleido-BERT"
+        }
+    }
 }
 
 /// A category model as a fine-tuning run starts it or an evaluation opens it.
@@ -93,6 +118,21 @@ public enum CategoryModels {
             return CategoryModelHandle(model: model, config: .syncmask(config), caption: field,
                                        trainable: model.categoryParameters(), trainingTransforms: [],
                                        runFolder: pretrained, weightsPath: weights)
+        case ModelFamily.kaleido.rawValue:
+            if let caption {
+                throw EvalError.invalidArgument("\(pretrained): --text-field \(caption.rawValue): Kaleido-BERT fine-tunes on the text its pretraining read (its alignments and features refer to it)")
+            }
+            let (modelJSON, _) = try runConfig(pretrained)
+            let config = try KaleidoConfig.decode(modelJSON, source: pretrained + "/config.json")
+            let recipe = try KaleidoClassifier.recipe(ofRun: pretrained)
+            let model = try KaleidoClassifier(config, recipe: recipe, mainClasses: classes.categories.count,
+                                              subClasses: classes.subcategories.count)
+            let weights = try latestWeights(pretrained)
+            try model.loadPretrained(weights: weights)
+            try model.to(device)
+            return CategoryModelHandle(model: model, config: .kaleido(config), caption: recipe.caption,
+                                       trainable: model.namedParameters(), trainingTransforms: [],
+                                       runFolder: pretrained, weightsPath: weights)
         case let other:
             throw unknownFamily(pretrained, other)
         }
@@ -134,6 +174,24 @@ public enum CategoryModels {
             let caption = (object["caption"] as? String).flatMap(LoaderConfig.Caption.init(rawValue:)) ?? .name
             let config = try SyncMaskConfig.decode(modelJSON, source: checkpoint + "/config.json")
             let handle = CategoryModelHandle(model: model, config: .syncmask(config), caption: caption, trainable: [],
+                                             trainingTransforms: [], runFolder: checkpoint, weightsPath: weights)
+            return (handle, classes, task)
+        case ModelFamily.kaleido.rawValue:
+            if imageSize != nil || classesFrom != nil {
+                throw EvalError.invalidArgument("\(checkpoint): --image-size and --classes-from apply to MVLT weights only")
+            }
+            let (modelJSON, object) = try runConfig(checkpoint)
+            guard object["classes"] != nil, let pretrained = object["pretrained"] as? String else {
+                throw EvalError.invalidArgument("\(checkpoint): a Kaleido-BERT pretraining run has no category heads; "
+                    + "fine-tune it with `fashionvl finetune --checkpoint \(checkpoint)` first")
+            }
+            let (classes, task) = try CategoryEvaluation.runClasses(run: checkpoint, weights: checkpoint, classesFrom: nil)
+            let weights = try latestWeights(checkpoint)
+            let config = try KaleidoConfig.decode(modelJSON, source: checkpoint + "/config.json")
+            let model = try KaleidoClassifier(config, recipe: try KaleidoClassifier.recipe(ofRun: pretrained),
+                                              mainClasses: classes.categories.count, subClasses: classes.subcategories.count)
+            try model.loadForEvaluation(try SafeTensors.load(weights).tensors, path: weights, device: device)
+            let handle = CategoryModelHandle(model: model, config: .kaleido(config), caption: model.recipe.caption, trainable: [],
                                              trainingTransforms: [], runFolder: checkpoint, weightsPath: weights)
             return (handle, classes, task)
         case let other:

@@ -106,7 +106,7 @@ public final class CategoryFinetuning {
         let m = model, heads = rc.task.heads
         trainer = Trainer(runFolder: o.run, model: model, optimizer: optimizer, options: train, loader: loader,
                           device: o.device) { batch, _ in
-            let (main, sub) = try m.categoryLogits(images: batch.images, ids: batch.inputIds, attentionMask: batch.attentionMask)
+            let (main, sub) = try m.categoryLogits(batch, ids: batch.inputIds, file: loader.file)
             var values: [String: Tensor] = [:]
             var total: Tensor?
             for head in heads {

@@ -156,6 +156,9 @@ public struct ReportBuilder {
         ("Total loss", "loss", ["total", "val_total"]),
         ("MLM / ITM / MIR losses", "loss", ["mlm", "itm", "mir", "val_mlm", "val_itm", "val_mir"]),
         ("ITM accuracy", "accuracy", ["itm_acc", "val_itm_acc", "mlm_acc", "val_mlm_acc"]),
+        ("Kaleido-BERT AMLM and AKPM losses", "loss", ["amlm", "rr", "jps", "cp", "g2cm", "b2cm", "val_amlm", "val_rr", "val_jps",
+                                                        "val_cp", "val_g2cm", "val_b2cm"]),
+        ("Kaleido-BERT AKPM accuracy", "accuracy", ["rr_acc", "jps_acc", "cp_acc", "val_rr_acc", "val_jps_acc", "val_cp_acc"]),
         ("Learning rate", "lr", ["lr"]),
     ]
 

@@ -2,6 +2,7 @@
 // "family" absent or "mvlt" → MVLT, opened exactly as `EvalModel.open` always has; any other family → a
 // `DualEncoder` built by the opener registered for it in `ModelFamilies` (the command line registers
 // SyncMask there). A bare weights file is always MVLT (original MVLT names).
+import FashionData
 import FashionModels
 import FashionTrain
 import Foundation
@@ -31,11 +32,44 @@ public enum ModelFamilies {
         return openers[family]
     }
 
-    /// Registered dual-encoder families, sorted.
+    /// Registered dual-encoder and row cross-encoder families, sorted.
     public static var registered: [String] {
         lock.lock(); defer { lock.unlock() }
-        return openers.keys.sorted()
+        return Set(openers.keys).union(rowOpeners.keys).sorted()
     }
+
+    /// Builds a row cross-encoder (Kaleido-BERT) for the catalog file `file` from a run folder and the path of its
+    /// checkpoint's safetensors; errors should name the run, the file or the field.
+    public typealias RowCrossEncoderOpener = (_ runFolder: String, _ weightsPath: String, _ device: Device,
+                                              _ file: FashionGenFile) throws -> any RowCrossEncoder
+    nonisolated(unsafe) private static var rowOpeners: [String: RowCrossEncoderOpener] = [:]
+
+    /// Registers (or replaces) the row cross-encoder opener of `family`.
+    public static func registerRowCrossEncoder(_ family: String, _ opener: @escaping RowCrossEncoderOpener) {
+        lock.lock(); defer { lock.unlock() }
+        rowOpeners[family] = opener
+    }
+
+    public static func rowOpener(_ family: String) -> RowCrossEncoderOpener? {
+        lock.lock(); defer { lock.unlock() }
+        return rowOpeners[family]
+    }
+}
+
+/// A cross-encoder that reads images as per-row inputs of one catalog file (Kaleido-BERT's cached patch
+/// features) instead of pixels: it scores pairs by ITM and has no embeddings.
+public protocol RowCrossEncoder: AnyObject {
+    var textLength: Int { get }
+    /// P(match) of B (image row, text) pairs, ids (B, L) int64 (0 = padding) → (B) float32, clean inputs.
+    func matchProbabilities(imageRows: [Int], ids: Tensor) throws -> Tensor
+}
+
+/// A row cross-encoder opened from a run folder; `open` binds it to the evaluated catalog file.
+public struct RowCrossEncoderCheckpoint {
+    public let family: String
+    public let runFolder: String
+    public let weightsPath: String
+    public let open: (FashionGenFile) throws -> any RowCrossEncoder
 }
 
 /// A dual encoder opened from a run folder.
@@ -52,11 +86,13 @@ public struct DualEncoderCheckpoint {
 public enum EvalCheckpoint {
     case mvlt(EvalModel)
     case dualEncoder(DualEncoderCheckpoint)
+    case rowCrossEncoder(RowCrossEncoderCheckpoint)
 
     public var runFolder: String? {
         switch self {
         case let .mvlt(m): return m.runFolder
         case let .dualEncoder(d): return d.runFolder
+        case let .rowCrossEncoder(r): return r.runFolder
         }
     }
 
@@ -64,6 +100,7 @@ public enum EvalCheckpoint {
         switch self {
         case let .mvlt(m): return m.weightsPath
         case let .dualEncoder(d): return d.weightsPath
+        case let .rowCrossEncoder(r): return r.weightsPath
         }
     }
 
@@ -71,6 +108,7 @@ public enum EvalCheckpoint {
         switch self {
         case .mvlt: return ModelFamilies.mvlt
         case let .dualEncoder(d): return d.family
+        case let .rowCrossEncoder(r): return r.family
         }
     }
 
@@ -78,6 +116,18 @@ public enum EvalCheckpoint {
     public static func open(_ checkpoint: String, imageSize: Int? = nil, device: Device = .cpu) throws -> EvalCheckpoint {
         guard let (family, model) = try modelObject(of: checkpoint), family != ModelFamilies.mvlt else {
             return .mvlt(try EvalModel.open(checkpoint, imageSize: imageSize, device: device))
+        }
+        if let rowOpener = ModelFamilies.rowOpener(family) {
+            if imageSize != nil {
+                throw EvalError.invalidArgument("\(checkpoint): --image-size applies to MVLT weights only; a \(family) run reads its cached patch features")
+            }
+            guard let state = try CheckpointStore(run: checkpoint).latest() else {
+                throw EvalError.invalidArgument("\(checkpoint): the run has no complete checkpoint yet (last.json)")
+            }
+            let weights = checkpoint + "/" + state.weights
+            return .rowCrossEncoder(RowCrossEncoderCheckpoint(family: family, runFolder: checkpoint, weightsPath: weights) { file in
+                try rowOpener(checkpoint, weights, device, file)
+            })
         }
         guard let opener = ModelFamilies.opener(family) else {
             let known = ([ModelFamilies.mvlt] + ModelFamilies.registered).joined(separator: ", ")
@@ -116,6 +166,8 @@ public enum EvalCheckpoint {
         switch self {
         case let .dualEncoder(d): return d
         case .mvlt: throw EvalCheckpoint.noITCHeads(checkpoint, purpose: purpose)
+        case let .rowCrossEncoder(r):
+            throw EvalError.invalidArgument("\(checkpoint): a \(r.family) checkpoint is a cross-encoder without ITC heads (no image or text embeddings), so it cannot \(purpose); score retrieval with --scorer itm")
         }
     }
 

@@ -44,6 +44,9 @@ extension RetrievalScorer {
 
 /// A cross-encoder: P(match) of B (image, text) pairs, images (B, 3, S, S) in [0, 1] and ids (B, L) → (B).
 public typealias MatchProbability = (_ images: Tensor, _ ids: Tensor) throws -> Tensor
+/// A cross-encoder that reads a product's image through precomputed per-row inputs (Kaleido-BERT's patch
+/// features): P(match) of B (image row, text) pairs, ids (B, L) → (B).
+public typealias RowMatchProbability = (_ imageRows: [Int], _ ids: Tensor) throws -> Tensor
 
 /// Scores candidates with a cross-encoder: one forward pass per image-text pair. For MVLT that is its ITM head,
 /// score = softmax(itm logits)[:, 1] (mvlt.md §7); for a dual encoder its `matchProbabilities`.
@@ -54,7 +57,8 @@ public final class ITMScorer: RetrievalScorer {
     /// Pairs per forward pass.
     public let chunk: Int
     public private(set) var pairsScored = 0
-    private let match: MatchProbability
+    private let match: MatchProbability?
+    private let rowMatch: RowMatchProbability?
 
     public var kind: RetrievalScorerKind { .itm }
     public var file: FashionGenFile { batcher.file }
@@ -67,6 +71,18 @@ public final class ITMScorer: RetrievalScorer {
         self.device = device
         self.chunk = chunk
         self.match = match
+        rowMatch = nil
+    }
+
+    /// A cross-encoder over per-row image inputs (`rowMatch`); `batcher` only encodes the texts.
+    public init(batcher: PairBatcher, textField: TextField, device: Device, chunk: Int = 101,
+                rowMatch: @escaping RowMatchProbability) throws {
+        self.batcher = batcher
+        texts = try textField.column(batcher.file)
+        self.device = device
+        self.chunk = chunk
+        match = nil
+        self.rowMatch = rowMatch
     }
 
     /// MVLT's ITM head.
@@ -100,9 +116,18 @@ public final class ITMScorer: RetrievalScorer {
             var start = 0
             while start < imageRows.count {
                 let end = min(start + chunk, imageRows.count)
-                let (images, ids) = try batcher.batch(images: Array(imageRows[start..<end]), texts: Array(pairTexts[start..<end]),
-                                                      device: device)
-                out += try match(images, ids).to(dtype: .float32).toArray(Float.self)
+                let p: Tensor
+                if let rowMatch {
+                    let ids = try pairTexts[start..<end].flatMap { try batcher.ids($0) }
+                    p = try rowMatch(Array(imageRows[start..<end]), Tensor(ids, shape: [end - start, batcher.textLength], device: device))
+                } else if let match {
+                    let (images, ids) = try batcher.batch(images: Array(imageRows[start..<end]), texts: Array(pairTexts[start..<end]),
+                                                          device: device)
+                    p = try match(images, ids)
+                } else {
+                    throw EvalError.invalidArgument("ITM scorer without a model")
+                }
+                out += try p.to(dtype: .float32).toArray(Float.self)
                 start = end
             }
         }

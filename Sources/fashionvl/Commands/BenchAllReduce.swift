@@ -13,7 +13,7 @@ struct BenchAllReduce: ParsableCommand {
         commandName: "allreduce",
         abstract: "Times the gradient all-reduce of a data-parallel step per bucket size (rank 0 prints one JSON line).")
 
-    @Option(help: "MVLT or SyncMask registry name or JSON file whose parameters are reduced.") var config = "mvlt-tiny"
+    @Option(help: "MVLT, SyncMask or Kaleido-BERT registry name or JSON file whose parameters are reduced.") var config = "mvlt-tiny"
     @Option(help: "Bucket sizes to sweep, MiB, comma-separated.") var buckets = "1,4,16,64,256"
     @Option(help: "Timed all-reduces per bucket size.") var steps = 5
     @Option(help: "Untimed all-reduces per bucket size.") var warmup = 1
@@ -43,6 +43,7 @@ struct BenchAllReduce: ParsableCommand {
         switch try ModelRegistry.family(of: data, source: source) {
         case .mvlt: model = try MVLT(MVLTConfig.load(nameOrPath: config))
         case .syncmask: model = try SyncMask(SyncMaskConfig.load(nameOrPath: config))
+        case .kaleido: model = try KaleidoBERT(KaleidoConfig.load(nameOrPath: config))
         }
         try model.to(dev)
         let params = model.parameters().filter(\.requiresGrad)

@@ -27,7 +27,7 @@ struct EvaluateRetrieval: ParsableCommand {
     var checkpoint: String
     @OptionGroup var data: EvaluationDataOptions
     @Option(name: .customLong("protocol"), help: "s100 or full.") var protocolName: ProtocolOption = .s100
-    @Option(help: "itm, itc or itc+itm (default: itm for MVLT, itc for a dual encoder).") var scorer: RetrievalScorerKind?
+    @Option(help: "itm, itc or itc+itm (default: itm for MVLT and Kaleido-BERT, itc for a dual encoder).") var scorer: RetrievalScorerKind?
     @Option(help: "ITC candidates re-ranked by ITM (itc+itm).") var k = 16
     @Option(help: "keep or distinct-text (default: keep for itm, distinct-text for itc and itc+itm; with --lists, the lists' rule).")
     var ties: RetrievalTies?
@@ -61,7 +61,11 @@ struct EvaluateRetrieval: ParsableCommand {
         guard let run = out ?? opened.runFolder else {
             throw EvalError.invalidArgument("--out is needed when --checkpoint is a weights file")
         }
-        let kind = scorer ?? (opened.family == "mvlt" ? .itm : .itc)
+        let kind: RetrievalScorerKind
+        switch opened {
+        case .mvlt, .rowCrossEncoder: kind = scorer ?? .itm
+        case .dualEncoder: kind = scorer ?? .itc
+        }
         let retrievalScorer = try makeScorer(kind, opened: opened, file: data.file, device: dev)
         try FileManager.default.createDirectory(atPath: run + "/" + EvalFiles.folder, withIntermediateDirectories: true)
         let labels = RetrievalEvaluation.Labels(
@@ -92,6 +96,14 @@ struct EvaluateRetrieval: ParsableCommand {
             let itm = try ITMScorer(dualEncoder: d.model, batcher: itc.batcher, file: file, textField: textField, device: device,
                                     checkpoint: checkpoint)
             return try ITCITMScorer(itc: itc, itm: itm, k: k)
+        case let (.itm, .rowCrossEncoder(r)):
+            let model = try r.open(file)
+            let batcher = try PairBatcher(file: file, imageSize: 8, textLength: model.textLength)
+            return try ITMScorer(batcher: batcher, textField: textField, device: device, rowMatch: { rows, ids in
+                try model.matchProbabilities(imageRows: rows, ids: ids)
+            })
+        case (.itc, .rowCrossEncoder), (.itcItm, .rowCrossEncoder):
+            throw EvalError.invalidArgument("\(checkpoint): a \(opened.family) checkpoint has no ITC heads (no image or text embeddings), so it cannot score retrieval by --scorer \(kind.rawValue); use --scorer itm")
         }
     }
 

@@ -10,21 +10,23 @@ extension CategoryFinetuning.Task: ExpressibleByArgument {}
 /// `fashionvl finetune`: category fine-tuning (M-CR/S-CR) from a pretraining checkpoint of any family.
 struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fine-tune a pretrained MVLT or SyncMask run for category recognition (M-CR, S-CR or both).",
+        abstract: "Fine-tune a pretrained MVLT, SyncMask or Kaleido-BERT run for category recognition (M-CR, S-CR or both).",
         discussion: """
         The checkpoint's model family picks the model. MVLT: the pretrained weights are loaded by name; the \
         MLM/ITM/MIR heads are dropped and the two category heads (48 and 122 outputs) start fresh; each step reads \
         MLM-corrupted ids of the product's own description and the clean image. SyncMask: the student towers and \
         fusion encoder, with two fresh MLP(H→H→C) heads (cls_head_main, cls_head_sub, C = the train classes) on the \
         fusion [CLS] state, read the clean image and the clean text of the pretraining's text field (--text-field \
-        overrides it). Loss CE(main) + CE(sub) for --task both, only CE(main) for mcr, only CE(sub) for scr. \
+        overrides it). Kaleido-BERT: the pretrained encoder with two fresh Dense(C) heads (N(0, 0.01)) on the \
+        pooled [CLS] (dropout 0.1 while training), clean patch features from the pretraining run's feature source and \
+        the clean text it read. Loss CE(main) + CE(sub) for --task both, only CE(main) for mcr, only CE(sub) for scr. \
         Class lists are the train split's sorted names (stored in RUN/config.json). Writes RUN/config.json, \
         RUN/metrics.jsonl (held-out accuracy and macro-F1 at the end and every --eval-every steps), checkpoints; \
         score the result with `fashionvl evaluate mcr|scr --checkpoint RUN`.
         """)
 
     @Option(help: "Which losses train: mcr, scr or both (the original recipe).") var task: CategoryFinetuning.Task = .both
-    @Option(help: "Pretraining run folder (MVLT or SyncMask) or MVLT weights file (.safetensors).") var checkpoint: String
+    @Option(help: "Pretraining run folder (MVLT, SyncMask or Kaleido-BERT) or MVLT weights file (.safetensors).") var checkpoint: String
     @OptionGroup var loop: TrainingLoopOptions
     @Option(help: "Validation batches for the held-out accuracy (0 = the whole validation split).") var evalBatches = 0
     @Option(help: "SyncMask: the text the model reads: name or description (default: the pretraining run's).")

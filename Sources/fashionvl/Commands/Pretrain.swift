@@ -8,19 +8,20 @@ import Torch
 /// `fashionvl pretrain`: one command for every model family, dispatched on the config's `family`.
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Pretrain a model on a Fashion-Gen-schema catalog: MVLT (MIR + ITM + MLM) or SyncMask (ITC + ITM + MLM + MIM).",
+        abstract: "Pretrain a model on a Fashion-Gen-schema catalog: MVLT (MIR + ITM + MLM), SyncMask (ITC + ITM + MLM + MIM) or Kaleido-BERT (AMLM + ITM + five AKPM tasks).",
         discussion: """
         The config's family picks the recipe: mvlt-tiny / mvlt-demo train MVLT with the original recipe, \
         syncmask-base / syncmask-demo / syncmask-minilm / syncmask-effnet train SyncMask (docs/SYNCMASK.md; \
         syncmask-minilm starts its text tower from all-MiniLM-L6-v2: scripts/fetch-weights minilm-l6; syncmask-effnet \
-        its image tower from EfficientNet-Lite0: scripts/fetch-weights efficientnet-lite0). Writes RUN/config.json, RUN/metrics.jsonl, \
+        its image tower from EfficientNet-Lite0: scripts/fetch-weights efficientnet-lite0), kaleido-base / kaleido-demo train \
+        Kaleido-BERT on cached kaleido patch features (--features; --akpm and --masking are Table 4's ablations). Writes RUN/config.json, RUN/metrics.jsonl, \
         checkpoints under RUN/checkpoints and RUN/last.json. With --resume, continues from the last complete \
         checkpoint and gives the same losses as an uninterrupted run. Data-parallel: --nproc N on one host, or \
         --rank/--world-size/--master (or torchrun's environment) per host or GPU; --batch is per process \
         (docs/DISTRIBUTED.md).
         """)
 
-    @Option(name: .customLong("config"), help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo, syncmask-minilm, syncmask-effnet) or a JSON config file (default mvlt-demo; with --resume, the run's own).")
+    @Option(name: .customLong("config"), help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo, syncmask-minilm, syncmask-effnet, kaleido-base, kaleido-demo) or a JSON config file (default mvlt-demo; with --resume, the run's own).")
     var configOption: String?
     var config: String { configOption ?? "mvlt-demo" }
     @OptionGroup var loop: TrainingLoopOptions
@@ -34,6 +35,7 @@ struct Pretrain: ParsableCommand {
     @Flag(help: "Drop image-text matching (ablation).") var noItm = false
     @Flag(help: "Drop masked language modelling (ablation).") var noMlm = false
     @OptionGroup(title: "SyncMask") var syncmask: SyncMaskOptions
+    @OptionGroup(title: "Kaleido-BERT") var kaleido: KaleidoOptions
     @OptionGroup(title: "Distributed") var dist: DistributedOptions
 
     func validate() throws {
@@ -76,11 +78,15 @@ struct Pretrain: ParsableCommand {
         let setup = try dist.setup(device: loop.device)
         let dev = try Device(parsing: DistributedOptions.device(loop.device, setup: setup))
         let family = try family()
-        if family == .syncmask {
-            if noMir { throw TrainError.badArgument("--no-mir is MVLT's; SyncMask's image loss is switched off with --no-mim") }
+        if family != .mvlt {
+            if noMir { throw TrainError.badArgument("--no-mir is MVLT's; \(family == .syncmask ? "SyncMask's image loss is switched off with --no-mim" : "Kaleido-BERT's image tasks are chosen with --akpm")") }
             if initFrom != nil { throw TrainError.badArgument("--init-from is MVLT's (PVT weights)") }
-        } else if let given = syncmask.given.first {
-            throw TrainError.badArgument("\(given) is a SyncMask option; --config \(config) is an MVLT config")
+        }
+        if family != .syncmask, let given = syncmask.given.first {
+            throw TrainError.badArgument("\(given) is a SyncMask option; --config \(config) is a\(family == .mvlt ? "n MVLT" : " Kaleido-BERT") config")
+        }
+        if family != .kaleido, let given = kaleido.given.first {
+            throw TrainError.badArgument("\(given) is a Kaleido-BERT option; --config \(config) is a\(family == .mvlt ? "n MVLT" : " SyncMask") config")
         }
         var options = MVLTPretraining.Options(
             config: config, data: loop.data, run: loop.out, steps: loop.steps, epochs: loop.epochs, batch: loop.batch,
@@ -108,6 +114,9 @@ struct Pretrain: ParsableCommand {
                 s["figure_visible_share"] = try SyncMaskFigure.write(model: job.model, config: job.runConfig, to: figure, device: dev)
                 FileHandle.standardError.write(Data("wrote \(figure)\n".utf8))
                 return s
+            case .kaleido:
+                return try KaleidoPretraining(options: options, recipe: kaleido.recipe(noItm: noItm, noMlm: noMlm),
+                                              resume: loop.resume).run()
             }
         }
         let summary = main ? try RunFolder.removingIfUnstarted(loop.out, train) : try train()
