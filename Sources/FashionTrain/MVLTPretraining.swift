@@ -74,10 +74,10 @@ public final class MVLTPretraining {
         try modelConfig.validate()
         let split = try DataSplit.open(o.data, seed: o.seed)
         let world = o.dataParallel?.worldSize ?? 1
-        // MLM and ITM are per sample (MLM normalised by the global token count): without MIR a checkpoint continues
-        // on another world size with the same global batch (the equality test shows the step is the same). MIR's
-        // decoder has BatchNorm, whose batch statistics are each process's own (no SyncBatchNorm).
-        let train = try saved?.train.resumed(onWorld: world, splitInvariant: !modelConfig.heads.mir, run: o.run)
+        // MLM and ITM are per sample (MLM normalised by the global token count), MIR is a mean over pixels whose
+        // decoder's BatchNorms use the global batch's statistics (SyncBatchNorm): a checkpoint continues on another
+        // world size with the same global batch (the equality tests show the step is the same).
+        let train = try saved?.train.resumed(onWorld: world, splitInvariant: true, run: o.run)
             ?? MVLTPretraining.trainOptions(o, trainRows: split.trainRows.count)
         let rc = RunConfig(model: modelConfig, train: train, data: o.data, losses: saved?.losses ?? o.losses,
                            maskRule: saved?.maskRule ?? o.maskRule, evalBatches: saved?.evalBatches ?? o.evalBatches)

@@ -135,6 +135,8 @@ public final class Trainer {
         let world = dataParallel?.worldSize ?? 1
         // Every rank starts from rank 0's weights and buffers (a fresh run's initialisation, or its checkpoint).
         try dataParallel?.broadcastState(model)
+        // Every BatchNorm normalises with the global batch's statistics (SyncBatchNorm), so N × b trains as 1 × Nb.
+        if let dataParallel { model.syncBatchNorm(over: dataParallel.group) }
         let metrics = main ? try MetricsLog(path: runFolder + "/metrics.jsonl", truncateAfterStep: resume ? state.step : nil) : nil
         let progress = ProgressLine(total: options.steps, label: label + (world > 1 ? " ×\(world)" : ""))
         let schedule = options.schedule

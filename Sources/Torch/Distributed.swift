@@ -196,6 +196,15 @@ public final class ProcessGroup: @unchecked Sendable {
         return Tensor(owning: out!)
     }
 
+    /// The sum of `tensor` over the ranks as a new tensor that autograd differentiates: its backward sums the
+    /// incoming gradient over the ranks the same way (SyncBatchNorm's statistics). Every rank must then run the
+    /// backward pass too, while this group exists.
+    public func allReduceSumWithGradient(_ tensor: Tensor) throws -> Tensor {
+        var out: OpaquePointer?
+        try collective("all-reduce") { ctorch_pg_allreduce_sum_autograd(&out, handle, tensor.handle, Int64(timeout * 1000)) }
+        return Tensor(owning: out!)
+    }
+
     public func barrier() throws {
         try collective("barrier") { ctorch_pg_barrier(handle, Int64(timeout * 1000)) }
     }

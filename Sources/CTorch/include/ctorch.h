@@ -126,6 +126,10 @@ int ctorch_pg_broadcast(ctorch_pg pg, ctorch_tensor *ts, int64_t n, int root, in
 /* *out: every rank's t (same shape on all) concatenated along dim 0 in rank order (stacked for 0-d tensors) */
 int ctorch_pg_allgather(ctorch_tensor *out, ctorch_pg pg, ctorch_tensor t, int64_t timeout_ms);
 int ctorch_pg_barrier(ctorch_pg pg, int64_t timeout_ms);
+/* *out = the sum of t over the ranks (a new tensor), an op autograd differentiates: its backward all-reduces (sums)
+ * the gradient the same way, so every rank must run the backward too (SyncBatchNorm's statistics). pg must outlive
+ * the backward pass. */
+int ctorch_pg_allreduce_sum_autograd(ctorch_tensor *out, ctorch_pg pg, ctorch_tensor t, int64_t timeout_ms);
 
 #ifdef __cplusplus
 }

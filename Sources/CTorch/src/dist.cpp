@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #if __has_include(<gloo/config.h>) && __has_include(<torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>)
 #define CTORCH_WITH_GLOO 1
@@ -15,6 +16,7 @@
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/autograd/custom_function.h>
 #endif
 
 #if defined(CTORCH_WITH_GLOO) && defined(CTORCH_WITH_CUDA) && defined(USE_C10D_NCCL) && \
@@ -57,6 +59,37 @@ std::chrono::milliseconds ms(int64_t v) { return std::chrono::milliseconds(v); }
 void quiet_c10d_logging() {
     if (!std::getenv("TORCH_CPP_LOG_LEVEL") && FLAGS_caffe2_log_level < 3) FLAGS_caffe2_log_level = 3;
 }
+
+void allreduce_sum(ctorch_pg_s &pg, at::Tensor &t, int64_t timeout_ms) {
+    std::vector<at::Tensor> v{t};
+    c10d::AllreduceOptions o;
+    o.reduceOp = c10d::ReduceOp(c10d::ReduceOp::SUM);
+    o.timeout = ms(timeout_ms);
+    pg.run([&](auto &g) { return g.allreduce(v, o); }, timeout_ms);
+}
+
+// The sum over the ranks as an op autograd differentiates (what SyncBatchNorm's statistics need): every rank's
+// output is the sum of every rank's input, so the gradient of a rank's input is the sum of every rank's output
+// gradient: backward all-reduces the incoming gradient the same way. Both ranks must run the backward (as they
+// run the forward). The group is held by address: it must outlive the backward pass.
+struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
+    static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, int64_t pg,
+                              int64_t timeout_ms) {
+        ctx->saved_data["pg"] = pg;
+        ctx->saved_data["timeout_ms"] = timeout_ms;
+        at::Tensor out = x.clone(at::MemoryFormat::Contiguous);
+        allreduce_sum(*reinterpret_cast<ctorch_pg_s *>(pg), out, timeout_ms);
+        return out;
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                   torch::autograd::variable_list grads) {
+        auto *pg = reinterpret_cast<ctorch_pg_s *>(ctx->saved_data["pg"].toInt());
+        at::Tensor g = grads[0].clone(at::MemoryFormat::Contiguous);
+        allreduce_sum(*pg, g, ctx->saved_data["timeout_ms"].toInt());
+        return {g, at::Tensor(), at::Tensor()};
+    }
+};
 }  // namespace
 #else
 struct ctorch_store_s {};
@@ -155,16 +188,11 @@ int ctorch_pg_gloo_new(ctorch_pg *out, ctorch_store store, int rank, int world_s
     else if (hostname && *hostname) o->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
     else o->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     o->threads = 2;
-    auto pg = new ctorch_pg_s();
-    try {
-        pg->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store->store, rank, world_size, o);
-    } catch (...) {
-        delete pg;
-        throw;
-    }
+    auto pg = std::make_unique<ctorch_pg_s>();
+    pg->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store->store, rank, world_size, o);
     pg->rank = rank;
     pg->size = world_size;
-    *out = pg;
+    *out = pg.release();
 #else
     CTORCH_NO_DIST;
 #endif
@@ -176,16 +204,11 @@ int ctorch_pg_nccl_new(ctorch_pg *out, ctorch_store store, int rank, int world_s
 #ifdef CTORCH_WITH_NCCL
     auto o = c10d::ProcessGroupNCCL::Options::create();
     o->timeout = ms(timeout_ms);
-    auto pg = new ctorch_pg_s();
-    try {
-        pg->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store->store, rank, world_size, o);
-    } catch (...) {
-        delete pg;
-        throw;
-    }
+    auto pg = std::make_unique<ctorch_pg_s>();
+    pg->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store->store, rank, world_size, o);
     pg->rank = rank;
     pg->size = world_size;
-    *out = pg;
+    *out = pg.release();
 #else
     TORCH_CHECK(false, "this libctorch was built without NCCL (build the shim against a CUDA libtorch with NCCL: scripts/build-shim --torch PREFIX)");
 #endif
@@ -242,6 +265,17 @@ int ctorch_pg_allgather(ctorch_tensor *out, ctorch_pg pg, ctorch_tensor t, int64
     o.timeout = ms(timeout_ms);
     pg->run([&](auto &g) { return g.allgather(outputs, inputs, o); }, timeout_ms);
     *out = ctorch_detail::wrap(input.dim() == 0 ? at::stack(outputs[0]) : at::cat(outputs[0], 0));
+#else
+    CTORCH_NO_DIST;
+#endif
+    CTORCH_END
+}
+
+// *out = the sum of t over the ranks, differentiable: its backward all-reduces the gradient (sum) likewise.
+int ctorch_pg_allreduce_sum_autograd(ctorch_tensor *out, ctorch_pg pg, ctorch_tensor t, int64_t timeout_ms) {
+    CTORCH_TRY
+#ifdef CTORCH_WITH_GLOO
+    *out = ctorch_detail::wrap(AllReduceSum::apply(t->t, reinterpret_cast<int64_t>(pg), timeout_ms));
 #else
     CTORCH_NO_DIST;
 #endif

@@ -100,6 +100,10 @@ public final class BatchNorm2d: Module {
     public let running_var: Buffer
     public let num_batches_tracked: Buffer
     public let eps: Double, momentum: Double
+    /// Set (by `Module.syncBatchNorm(over:)`) in data-parallel training: in training mode the batch statistics are
+    /// those of the global batch over the group's ranks (SyncBatchNorm); nil, a group of one, or evaluation mode:
+    /// plain BatchNorm.
+    public var syncGroup: ProcessGroup?
 
     public init(_ channels: Int, eps: Double = 1e-5, momentum: Double = 0.1) throws {
         weight = try Init.constant([channels], 1)
@@ -114,6 +118,7 @@ public final class BatchNorm2d: Module {
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
         if training {
             try Torch.noGrad { try num_batches_tracked.value.add_(1) }
+            if let group = syncGroup, group.worldSize > 1 { return try synchronized(x, over: group) }
         }
         return try x.batchNorm(weight: weight, bias: bias, runningMean: running_mean.value,
                                runningVar: running_var.value, training: training, momentum: momentum, eps: eps)
