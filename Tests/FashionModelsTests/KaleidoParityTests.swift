@@ -1,5 +1,6 @@
 import FashionModels
 import Foundation
+import TestSupport
 import Torch
 import XCTest
 
