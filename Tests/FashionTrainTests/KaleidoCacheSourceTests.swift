@@ -1,6 +1,7 @@
 import FashionData
 import FashionModels
 import Foundation
+import TestSupport
 import Torch
 import XCTest
 @testable import FashionTrain
