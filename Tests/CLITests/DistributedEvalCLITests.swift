@@ -4,20 +4,34 @@ import XCTest
 /// Data-parallel `evaluate retrieval` and `embed` over c10d's Gloo on loopback: 2 processes (`--nproc 2`) give the
 /// results of 1 process. A 2-step tiny SyncMask run (a dual encoder with an ITM head) on a 43-product catalog;
 /// the evaluations read its train.h5 (95 rows, 37 products: neither splits evenly in 2), with batches of 4 so
-/// that the embeddings are split in several whole batches.
+/// that the embeddings are split in several whole batches. The catalog and the run are made once for the class.
 final class DistributedEvalCLITests: XCTestCase {
-    private func fixture() throws -> (dir: URL, data: String, run: String) {
+    private typealias Fixture = (dir: URL, data: String, run: String)
+    nonisolated(unsafe) private static var made: Result<Fixture, Error>?
+
+    override class func tearDown() {
+        if case let .success(f)? = made { try? FileManager.default.removeItem(at: f.dir) }
+        made = nil
+        super.tearDown()
+    }
+
+    private func fixture() throws -> Fixture {
+        if Self.made == nil { Self.made = Result { try Self.make() } }
+        return try Self.made!.get()
+    }
+
+    private static func make() throws -> Fixture {
         let dir = try CLI.tempDir(prefix: "fvl-dist-eval")
         let data = dir.appendingPathComponent("data")
         let synth = try CLI.run(["synth", "--out", data.path, "--products", "43", "--image-size", "64", "--seed", "1"])
-        XCTAssertEqual(synth.status, 0, synth.stderr)
+        guard synth.status == 0 else { throw CLIError("synth: \(synth.stderr)") }
         let config = dir.appendingPathComponent("tiny.json")
         try Data(SyncMaskPretrainCLITests.tinyConfig.utf8).write(to: config)
         let run = dir.appendingPathComponent("run")
         let pre = try CLI.run(["pretrain", "--config", config.path, "--data", data.path, "--out", run.path, "--steps", "2",
                                "--batch", "4", "--threads", "1", "--seed", "3", "--grit-search-space", "8",
                                "--grit-buffer", "16", "--eval-products", "8"], timeout: 120)
-        XCTAssertEqual(pre.status, 0, pre.stderr)
+        guard pre.status == 0 else { throw CLIError("pretrain: \(pre.stderr)") }
         return (dir, data.appendingPathComponent("train.h5").path, run.path)
     }
 
@@ -43,11 +57,10 @@ final class DistributedEvalCLITests: XCTestCase {
     /// the printed result, retrieval.json, the candidate lists and the examples of 2 processes are those of 1.
     func testS100OnTwoRanksEqualsOneRank() throws {
         let (dir, data, run) = try fixture()
-        defer { try? FileManager.default.removeItem(at: dir) }
         for scorer in ["itc", "itm", "itc+itm"] {
             let args = ["evaluate", "retrieval", "--checkpoint", run, "--data", data, "--scorer", scorer, "--queries", "9",
                         "--draws", "2", "--k", "8", "--batch", "4", "--threads", "1", "--examples", "2"]
-            let outs = { (name: String) in dir.appendingPathComponent("\(scorer)-\(name)") }
+            let outs = { (name: String) in dir.appendingPathComponent("s100-\(scorer)-\(name)") }
             let (one, two) = try oneAndTwo(args) { ["--out", outs($0).path] }
             assertSame(try json(one.stdout), try json(two.stdout), "\(scorer) printed result")
             let pairs = try XCTUnwrap((try json(two.stdout) as? [String: Any])?["pairs"] as? Int)
@@ -68,11 +81,10 @@ final class DistributedEvalCLITests: XCTestCase {
     /// and ITM (one query per block: 37 blocks split 19 + 18).
     func testFullRetrievalOnTwoRanksEqualsOneRank() throws {
         let (dir, data, run) = try fixture()
-        defer { try? FileManager.default.removeItem(at: dir) }
         for scorer in ["itc", "itm"] {
             let args = ["evaluate", "retrieval", "--checkpoint", run, "--data", data, "--protocol", "full", "--scorer", scorer,
                         "--batch", "4", "--threads", "1"]
-            let outs = { (name: String) in dir.appendingPathComponent("\(scorer)-\(name)") }
+            let outs = { (name: String) in dir.appendingPathComponent("full-\(scorer)-\(name)") }
             let (one, two) = try oneAndTwo(args) { ["--out", outs($0).path] }
             let printed = try XCTUnwrap(try json(two.stdout) as? [String: Any])
             XCTAssertEqual(printed["products"] as? Int, 37)
@@ -87,7 +99,6 @@ final class DistributedEvalCLITests: XCTestCase {
     /// writes holds the embeddings, ids and rows of the 1-process file, in the same order.
     func testEmbedOnTwoRanksEqualsOneRankWithAnOddRowCount() throws {
         let (dir, data, run) = try fixture()
-        defer { try? FileManager.default.removeItem(at: dir) }
         let file = { (name: String) in dir.appendingPathComponent("\(name).safetensors").path }
         let (one, two) = try oneAndTwo(["embed", "--checkpoint", run, "--data", data, "--batch", "4", "--threads", "1"]) {
             ["--out", file($0)]
