@@ -96,7 +96,8 @@ final class DistributedEvalCLITests: XCTestCase {
     }
 
     /// `embed` of 95 rows in batches of 4 (24 batches: rows 0..<48 on rank 0, 48..<95 on rank 1): the file rank 0
-    /// writes holds the embeddings, ids and rows of the 1-process file, in the same order.
+    /// writes holds the embeddings, ids and rows of the 1-process file, in the same order; so does the file of two
+    /// ranks started torchrun-style (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK).
     func testEmbedOnTwoRanksEqualsOneRankWithAnOddRowCount() throws {
         let (dir, data, run) = try fixture()
         let file = { (name: String) in dir.appendingPathComponent("\(name).safetensors").path }
@@ -121,6 +122,32 @@ final class DistributedEvalCLITests: XCTestCase {
             let d = zip(try a.float32(name), try b.float32(name)).map { abs($0 - $1) }.max() ?? .infinity
             print("embed 2 ranks vs 1: \(name) max |Δ| \(d)")
             XCTAssertLessThanOrEqual(d, 1e-6, "\(name): max |Δ| \(d)")
+        }
+
+        // torchrun-style: each rank started by hand with RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT and LOCAL_RANK
+        // in its environment writes the same file as --nproc 2.
+        let port = try DistributedCLITests.freePort()
+        let ranks = try (0..<2).map { r -> Process in
+            let p = Process()
+            p.executableURL = try CLI.binary()
+            p.arguments = ["embed", "--checkpoint", run, "--data", data, "--batch", "4", "--threads", "1", "--out", file("env")]
+            var env = ProcessInfo.processInfo.environment
+            env.merge(["RANK": "\(r)", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)",
+                       "LOCAL_RANK": "\(r)"]) { $1 }
+            p.environment = env
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while ranks.contains(where: \.isRunning) && Date() < deadline { usleep(50_000) }
+        for p in ranks where p.isRunning { p.terminate() }
+        for p in ranks { p.waitUntilExit() }
+        XCTAssertEqual(ranks.map(\.terminationStatus), [0, 0])
+        let c = try SafeTensorsFile(path: file("env"))
+        for name in ["image_embeddings", "text_embeddings", "product_ids", "rows"] {
+            XCTAssertEqual(c.tensors[name]?.bytes, b.tensors[name]?.bytes, "\(name): torchrun's environment vs --nproc 2")
         }
     }
 
