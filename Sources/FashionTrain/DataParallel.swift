@@ -92,6 +92,49 @@ public final class DataParallel {
         try Torch.noGrad { try group.allGather(tensor.detach().contiguous()) }
     }
 
+    /// This rank's contiguous share of `n` items cut into whole units of `unit` items (the last unit may be
+    /// shorter), dealt in rank order, the first `units % worldSize` ranks taking one unit more. With `unit` a forward
+    /// pass's batch, every rank runs exactly the batches one process would run over these items.
+    public func share(of n: Int, unit: Int = 1) -> Range<Int> {
+        Self.share(of: n, unit: unit, rank: rank, worldSize: worldSize)
+    }
+
+    public static func share(of n: Int, unit: Int, rank: Int, worldSize: Int) -> Range<Int> {
+        let u = max(1, unit), world = max(1, worldSize)
+        let units = (max(0, n) + u - 1) / u
+        let base = units / world, extra = units % world
+        let first = rank * base + min(rank, extra)
+        let count = base + (rank < extra ? 1 : 0)
+        return min(n, first * u)..<min(n, (first + count) * u)
+    }
+
+    /// Every rank's `tensor` concatenated along dim 0 in rank order, where the ranks' first dimensions may differ
+    /// (an uneven split; the other dimensions and the dtype must agree): the row counts are gathered first, every
+    /// rank's rows are padded to the largest count, gathered, and the padding is dropped. Returned on `tensor`'s
+    /// device; no gradient.
+    public func allGatherRows(_ tensor: Tensor) throws -> Tensor {
+        let shape = tensor.shape
+        guard let rows = shape.first else {
+            throw DistributedError.invalidArgument("allGatherRows: a 0-dimensional tensor has no rows to gather")
+        }
+        let counts = try allGather(Tensor([Int64(rows)], shape: [1], device: device)).to(device: .cpu).toArray(Int64.self)
+            .map { Int($0) }
+        let most = counts.max() ?? 0
+        guard most > 0 else { return tensor }
+        return try Torch.noGrad {
+            var local = try tensor.detach().to(device: device)
+            if rows < most {
+                let pad = try Tensor.zeros([most - rows] + shape.dropFirst(), dtype: tensor.dtype, device: device)
+                local = try Tensor.cat([local, pad])
+            }
+            let all = try group.allGather(local.contiguous())
+            let parts = try counts.enumerated().filter { $0.element > 0 }.map { r, count in
+                try all.narrow(dim: 0, start: r * most, length: count)
+            }
+            return try Tensor.cat(parts).to(device: tensor.device)
+        }
+    }
+
     /// The sum over ranks of a number.
     public func sum(_ value: Double) throws -> Double {
         let t = try Tensor([value], shape: [1], device: device)

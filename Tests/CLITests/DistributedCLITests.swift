@@ -43,13 +43,23 @@ final class DistributedCLITests: XCTestCase {
 
     /// `compare_checkpoints.py`: the largest difference of two checkpoints, and of one step of the first.
     private func compare(_ a: String, _ b: String, previous: String) throws -> (diff: Double, step: Double, worst: String) {
+        let o = try compareJSON(a, b, previous: previous)
+        return (try XCTUnwrap(o["max_abs_diff"] as? Double), try XCTUnwrap(o["max_step_change"] as? Double),
+                o["worst_tensor"] as? String ?? "")
+    }
+
+    /// The same over the BatchNorm running statistics alone (what SyncBatchNorm computes).
+    private func compareRunningStats(_ a: String, _ b: String, previous: String) throws -> (diff: Double, step: Double) {
+        let o = try XCTUnwrap(try compareJSON(a, b, previous: previous)["running_stats"] as? [String: Any], "no BatchNorm statistics")
+        return (try XCTUnwrap(o["max_abs_diff"] as? Double), try XCTUnwrap(o["max_step_change"] as? Double))
+    }
+
+    private func compareJSON(_ a: String, _ b: String, previous: String) throws -> [String: Any] {
         let python = URL(fileURLWithPath: "/usr/bin/python3")
         guard FileManager.default.isExecutableFile(atPath: python.path) else { throw XCTSkip("/usr/bin/python3 with torch is needed") }
         let r = try CLI.execute(python, [CLI.referenceDir.appendingPathComponent("compare_checkpoints.py").path, a, b, previous])
         XCTAssertEqual(r.status, 0, r.stderr)
-        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
-        return (try XCTUnwrap(o["max_abs_diff"] as? Double), try XCTUnwrap(o["max_step_change"] as? Double),
-                o["worst_tensor"] as? String ?? "")
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
     }
 
     /// MVLT with MLM + ITM: both losses are per sample (the MLM mean over the global batch's labelled tokens), the
@@ -89,8 +99,14 @@ final class DistributedCLITests: XCTestCase {
 
     /// MVLT with MLM + ITM + MIR: the MIR decoder's eleven BatchNorms normalise with the global batch's statistics
     /// (SyncBatchNorm: sum, sum of squares and count all-reduced by a differentiable all-reduce), so 2 × 2 equals
-    /// 1 × 4 after 3 steps (clean and grid-masked inputs) in weights and in running statistics, and the 2-process
-    /// checkpoint continues in 1 process.
+    /// 1 × 4 after 3 steps (clean and grid-masked inputs) in running statistics to fp32 round-off and in weights
+    /// up to AdamW's amplification of round-off, and the 2-process checkpoint continues in 1 process.
+    ///
+    /// Weights: measured, after one step already, the largest difference is 3.8e-5 in one element of
+    /// block4.0.attn.kv.weight whose gradient is round-off (−4.0e-10 against −8.4e-10; the tensor's largest gradient
+    /// is 7.6e-4, and all gradients agree to 7.5e-6 of their tensor's largest): AdamW divides by √v + 1e-8, which
+    /// turns such a gradient into 4 % or 8 % of a full step of lr 1e-3. The difference does not grow over the steps.
+    /// Without SyncBatchNorm the weights differed by 5e-3 and the running statistics by 4e-2.
     func testMVLTWithMIRTwoRanksMatchOneRankThroughSyncBatchNorm() throws {
         let (dir, config) = try catalog(Self.mvltConfig)
         func args(_ run: String, steps: Int, batch: Int) -> [String] {
@@ -101,9 +117,13 @@ final class DistributedCLITests: XCTestCase {
         let two = try CLI.run(args("two", steps: 3, batch: 2) + ["--nproc", "2"], timeout: 300)
         XCTAssertEqual(two.status, 0, two.stderr)
         let c = try compare(checkpoint(dir, "one", step: 3), checkpoint(dir, "two", step: 3), previous: checkpoint(dir, "one", step: 2))
-        print("MVLT+MIR 2x2 vs 1x4 after 3 steps: max |Δ| \(c.diff) (\(c.worst)), one step moves up to \(c.step)")
-        XCTAssertGreaterThan(c.step, 1e-4, "the step changed nothing: the comparison would prove nothing")
-        XCTAssertLessThan(c.diff, 1e-5)
+        let bn = try compareRunningStats(checkpoint(dir, "one", step: 3), checkpoint(dir, "two", step: 3),
+                                         previous: checkpoint(dir, "one", step: 2))
+        print("MVLT+MIR 2x2 vs 1x4 after 3 steps: max |Δ| \(c.diff) (\(c.worst)), one step moves up to \(c.step); "
+              + "BatchNorm running statistics: max |Δ| \(bn.diff), one step moves them up to \(bn.step)")
+        XCTAssertGreaterThan(bn.step, 1e-2, "the statistics did not move: the comparison would prove nothing")
+        XCTAssertLessThan(bn.diff, 1e-5, "SyncBatchNorm's running statistics are not the global batch's")
+        XCTAssertLessThan(c.diff, 1e-4, "beyond AdamW-amplified round-off (a tenth of one step's lr)")
         for run in ["one", "two"] { try setSteps(4, of: dir.appendingPathComponent(run)) }
         let resumed = try CLI.run(args("two", steps: 4, batch: 2) + ["--resume"], timeout: 300)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
@@ -111,7 +131,7 @@ final class DistributedCLITests: XCTestCase {
         XCTAssertEqual(onward.status, 0, onward.stderr)
         let d = try compare(checkpoint(dir, "one", step: 4), checkpoint(dir, "two", step: 4), previous: checkpoint(dir, "one", step: 3))
         print("MVLT+MIR resumed in 1 process, step 4: max |Δ| \(d.diff) (\(d.worst))")
-        XCTAssertLessThan(d.diff, 1e-5, "resumed in another world size: \(d)")
+        XCTAssertLessThan(d.diff, 1e-4, "resumed in another world size: \(d)")
     }
 
     /// Sets `train.steps` in a run folder's config.json (how a finished run is extended).

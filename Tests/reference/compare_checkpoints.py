@@ -3,8 +3,9 @@
 usage: compare_checkpoints.py A.safetensors B.safetensors [PREVIOUS.safetensors]
 Prints one JSON line: the largest absolute difference between A and B over all model tensors (and the tensor it
 is in), the number of tensors, and with PREVIOUS (A's checkpoint one step earlier) the largest change of one
-optimizer step, so that a test can tell a round-off difference from a real one. Fails when the names or shapes
-differ.
+optimizer step, so that a test can tell a round-off difference from a real one; and the same two figures over
+the BatchNorm running statistics alone (`running_stats`, when there are any: what SyncBatchNorm computes). Fails
+when the names or shapes differ.
 """
 import json
 import sys
@@ -30,10 +31,18 @@ def main():
         if d > worst:
             worst, where = d, k
     out = {"max_abs_diff": worst, "worst_tensor": where, "tensors": len(a)}
-    if len(sys.argv) > 3:
-        p = model_tensors(sys.argv[3])
-        out["max_step_change"] = max(
-            (a[k].double() - p[k].double()).abs().max().item() for k in a if a[k].numel() and a[k].is_floating_point())
+    p = model_tensors(sys.argv[3]) if len(sys.argv) > 3 else None
+
+    def step(keys):
+        return max((a[k].double() - p[k].double()).abs().max().item() for k in keys if a[k].numel() and a[k].is_floating_point())
+
+    if p is not None:
+        out["max_step_change"] = step(a)
+    stats = [k for k in a if k.endswith(("running_mean", "running_var"))]
+    if stats:
+        out["running_stats"] = {"max_abs_diff": max((a[k].double() - b[k].double()).abs().max().item() for k in stats)}
+        if p is not None:
+            out["running_stats"]["max_step_change"] = step(stats)
     print(json.dumps(out))
 
 

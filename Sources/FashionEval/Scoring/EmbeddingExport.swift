@@ -31,25 +31,34 @@ public enum EmbeddingExport {
     /// and metadata: format, checkpoint (as given), weights (path), weights_sha256 (of the weights file's bytes),
     /// data (the .h5 read), split, text_field, family, model_config (the run's "model" object as JSON),
     /// embedding_dim, image_size, text_length, count.
+    /// `parallel`: a data-parallel group whose ranks all call this with the same arguments: each rank embeds a
+    /// contiguous share of the rows and of the distinct texts in whole batches of `batch`, the embeddings are
+    /// all-gathered in row order, and rank 0 alone writes `out` (the same file as one process writes).
     public static func write(_ model: DualEncoderCheckpoint, checkpoint: String, data: EvaluationData, textField: TextField,
-                             batch: Int = 64, device: Device = .cpu, to out: String, showProgress: Bool = true) throws -> Summary {
+                             batch: Int = 64, device: Device = .cpu, to out: String, showProgress: Bool = true,
+                             parallel: DataParallel? = nil) throws -> Summary {
         let start = Date()
         let rows = data.rows ?? Array(0..<data.file.count)
         guard !rows.isEmpty else { throw EvalError.invalidArgument("\(data.path): no rows to embed") }
         let m = model.model
+        let batch = max(1, batch)
         let batcher = try PairBatcher(file: data.file, imageSize: m.imageSize, textLength: m.textLength)
         let column = try textField.column(data.file)
         let ids = try data.file.productIDs
-        let progress = showProgress ? ProgressLine(total: rows.count, label: "embed") : nil
+        let mine = Sharding.splits(parallel) ? parallel!.share(of: rows.count, unit: batch) : 0..<rows.count
+        let progress = showProgress ? ProgressLine(total: mine.count, label: "embed") : nil
 
-        var imageParts: [Tensor] = []
-        var done = 0
-        while done < rows.count {
-            let end = min(done + max(1, batch), rows.count)
-            imageParts.append(try ITCScorer.embedImages(m, batcher: batcher, rows: Array(rows[done..<end]), batch: batch, device: device)
-                .to(device: .cpu))
-            done = end
-            progress?.update(done, items: done)
+        let images = try Sharding.rows(rows.count, unit: batch, over: parallel, trailing: [m.embeddingDim], device: .cpu) { share in
+            var parts: [Tensor] = []
+            var done = share.lowerBound
+            while done < share.upperBound {
+                let end = min(done + batch, share.upperBound)
+                parts.append(try ITCScorer.embedImages(m, batcher: batcher, rows: Array(rows[done..<end]), batch: batch, device: device)
+                    .to(device: .cpu))
+                done = end
+                progress?.update(done - share.lowerBound, items: done - share.lowerBound)
+            }
+            return try parts.count == 1 ? parts[0] : Tensor.cat(parts)
         }
         var slot: [String: Int] = [:], distinct: [String] = []
         let textSlots = rows.map { r -> Int64 in
@@ -59,8 +68,9 @@ public enum EmbeddingExport {
             distinct.append(t)
             return Int64(distinct.count - 1)
         }
-        let textTable = try ITCScorer.embedTexts(m, batcher: batcher, texts: distinct, batch: batch, device: device).to(device: .cpu)
-        let images = try imageParts.count == 1 ? imageParts[0] : Tensor.cat(imageParts)
+        let textTable = try Sharding.rows(distinct.count, unit: batch, over: parallel, trailing: [m.embeddingDim], device: .cpu) {
+            try ITCScorer.embedTexts(m, batcher: batcher, texts: Array(distinct[$0]), batch: batch, device: device).to(device: .cpu)
+        }
         let texts = try textTable.indexSelect(dim: 0, index: Tensor(textSlots))
         let hash = try SHA256.file(model.weightsPath)
         let metadata: [String: String] = [
@@ -73,7 +83,9 @@ public enum EmbeddingExport {
             ("image_embeddings", try images.contiguous()), ("text_embeddings", try texts.contiguous()),
             ("product_ids", try Tensor(rows.map { ids[$0] })), ("rows", try Tensor(rows.map(Int64.init))),
         ]
-        try SafeTensors.save(tensors, to: out, metadata: metadata)  // a temporary file, then a rename
+        if parallel?.isMain ?? true {
+            try SafeTensors.save(tensors, to: out, metadata: metadata)  // a temporary file, then a rename
+        }
         return Summary(out: out, count: rows.count, embeddingDim: m.embeddingDim, distinctTexts: distinct.count,
                        textField: textField.rawValue, weightsSHA256: hash, seconds: Date().timeIntervalSince(start))
     }

@@ -17,6 +17,10 @@ public final class ITCScorer: RetrievalScorer {
     public let batch: Int
     /// Upper bound on c·n floats of one full-protocol score block (32 MiB by default).
     public var blockElements = 8 << 20
+    /// A data-parallel group: each rank embeds its share of every new batch of rows and texts (whole batches), the
+    /// embeddings are gathered, and every rank holds the whole tables (docs/DISTRIBUTED.md). Every rank must then
+    /// ask for the same embeddings in the same order.
+    public var dataParallel: DataParallel?
 
     public var kind: RetrievalScorerKind { .itc }
     public var file: FashionGenFile { batcher.file }
@@ -48,13 +52,18 @@ public final class ITCScorer: RetrievalScorer {
         for r in imageRows where imageSlot[r] == nil && seenRows.insert(r).inserted { newRows.append(r) }
         var newTexts: [String] = [], seenTexts = Set<String>()
         for t in wanted where textSlot[t] == nil && seenTexts.insert(t).inserted { newTexts.append(t) }
+        let dim = [model.embeddingDim]
         if !newRows.isEmpty {
-            let e = try ITCScorer.embedImages(model, batcher: batcher, rows: newRows, batch: batch, device: device)
+            let e = try Sharding.rows(newRows.count, unit: batch, over: dataParallel, trailing: dim, device: device) {
+                try ITCScorer.embedImages(model, batcher: batcher, rows: Array(newRows[$0]), batch: batch, device: device)
+            }
             imageTable = try imageTable.map { try Tensor.cat([$0, e]) } ?? e
             for r in newRows { imageSlot[r] = imageSlot.count }
         }
         if !newTexts.isEmpty {
-            let e = try ITCScorer.embedTexts(model, batcher: batcher, texts: newTexts, batch: batch, device: device)
+            let e = try Sharding.rows(newTexts.count, unit: batch, over: dataParallel, trailing: dim, device: device) {
+                try ITCScorer.embedTexts(model, batcher: batcher, texts: Array(newTexts[$0]), batch: batch, device: device)
+            }
             textTable = try textTable.map { try Tensor.cat([$0, e]) } ?? e
             for t in newTexts { textSlot[t] = textSlot.count }
         }
@@ -175,6 +184,8 @@ public final class ITCScorer: RetrievalScorer {
 
     public func fullQueryChunk(gallery n: Int) -> Int { max(1, min(n, blockElements / max(n, 1))) }
 
+    public func prepareFull(_ products: [(product: Int64, row: Int)]) throws { _ = try galleries(products) }
+
     /// The galleries of `products`: one image embedding (its row) and one text embedding per product.
     public func galleries(_ products: [(product: Int64, row: Int)]) throws -> (images: Tensor, texts: Tensor) {
         let rows = products.map(\.row)
@@ -259,6 +270,8 @@ public final class ITCITMScorer: RetrievalScorer {
     }
 
     public func fullQueryChunk(gallery n: Int) -> Int { itc.fullQueryChunk(gallery: n) }
+
+    public func prepareFull(_ products: [(product: Int64, row: Int)]) throws { try itc.prepareFull(products) }
 
     public func fullScores(_ direction: RetrievalDirection, queries: Range<Int>, products: [(product: Int64, row: Int)]) throws
         -> Tensor

@@ -27,6 +27,9 @@ public protocol RetrievalScorer: AnyObject {
     /// sample-100: the scores of each query's candidates, in candidate order. TIR pairs the query text with each
     /// candidate image, ITR the query image with each candidate product's text. Adds the queries done to `done`.
     func scores(_ draw: S100Draw, progress: ProgressLine?, done: inout Int) throws -> [[Float]]
+    /// full: called on every rank before any `fullScores`, so that a dual encoder embeds its galleries (split
+    /// across the ranks of a data-parallel group). Optional: `fullScores` embeds what is missing.
+    func prepareFull(_ products: [(product: Int64, row: Int)]) throws
     /// full: how many queries one `fullScores` call takes against a gallery of `n` (bounds its memory).
     func fullQueryChunk(gallery n: Int) -> Int
     /// full: a (queries.count, n) float32 score block of the queries `queries` (indices into `products`) against
@@ -40,6 +43,7 @@ extension RetrievalScorer {
     public var k: Int? { nil }
     public var embedded: Int { 0 }
     public func prepare(_ set: S100DrawSet) throws {}
+    public func prepareFull(_ products: [(product: Int64, row: Int)]) throws {}
 }
 
 /// A cross-encoder: P(match) of B (image, text) pairs, images (B, 3, S, S) in [0, 1] and ids (B, L) → (B).

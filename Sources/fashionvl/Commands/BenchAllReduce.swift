@@ -32,7 +32,7 @@ struct BenchAllReduce: ParsableCommand {
     var bucketSizes: [Double] { buckets.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
 
     func run() throws {
-        if let n = dist.nproc { try LocalLauncher.run(nproc: n, master: dist.master, grace: dist.distTimeout) }
+        try dist.launchIfRequested()
         Torch.setNumThreads(threads)
         guard let setup = try dist.setup(device: device) else {
             throw ValidationError("bench allreduce needs ranks: --nproc N, or --rank/--world-size/--master")

@@ -3,17 +3,17 @@ import FashionTrain
 import Foundation
 import Torch
 
-/// Data-parallel options of the training commands (docs/DISTRIBUTED.md): `--nproc N` starts N local ranks of this
-/// command; `--rank/--world-size/--master` (or torchrun's RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK)
-/// make this process one rank of a run on several hosts or GPUs.
+/// Data-parallel options of every command that runs on several processes (`pretrain`, `evaluate retrieval`,
+/// `embed`, `bench allreduce`; docs/DISTRIBUTED.md): `--nproc N` starts N local ranks of this command;
+/// `--rank/--world-size/--master` (or torchrun's RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK) make this
+/// process one rank of a run on several hosts or GPUs.
 struct DistributedOptions: ParsableArguments {
-    @Option(help: "Start N local processes (ranks 0..<N on this host, rendezvous on 127.0.0.1); --batch is per process.")
+    @Option(help: "Start N local processes (ranks 0..<N on this host, rendezvous on 127.0.0.1).")
     var nproc: Int?
     @Option(help: "This process's rank (default: $RANK).") var rank: Int?
     @Option(help: "Number of processes in the run (default: $WORLD_SIZE).") var worldSize: Int?
     @Option(help: "HOST:PORT of rank 0's rendezvous (default: $MASTER_ADDR:$MASTER_PORT; with --nproc: a free local port).")
     var master: String?
-    @Option(help: "Gradient bucket size for the all-reduce, in MiB.") var bucketMb = 25.0
     @Option(help: "Seconds a rendezvous or a collective may wait for the other ranks before the run stops.")
     var distTimeout = 300.0
     @Option(help: "gloo (CPU tensors) or nccl (CUDA tensors; default with --device cuda).") var backend: String?
@@ -23,13 +23,30 @@ struct DistributedOptions: ParsableArguments {
         if nproc != nil, rank != nil || worldSize != nil {
             throw ValidationError("--nproc starts every rank itself: give it without --rank and --world-size")
         }
-        guard bucketMb > 0 else { throw ValidationError("--bucket-mb must be positive, got \(bucketMb)") }
         guard distTimeout > 0 else { throw ValidationError("--dist-timeout must be positive, got \(distTimeout)") }
         if let backend, !["gloo", "nccl"].contains(backend) { throw ValidationError("--backend must be gloo or nccl, got \(backend)") }
     }
 
+    /// With `--nproc N`: runs N local ranks of this command line and exits with them (never returns). Call it
+    /// first in `run()`; without `--nproc` it returns at once.
+    func launchIfRequested() throws {
+        if let nproc { try LocalLauncher.run(nproc: nproc, master: master, grace: distTimeout) }
+    }
+
+    /// What a data-parallel command that is not training does first (evaluation, embedding): with `--nproc`,
+    /// launches its ranks (never returns); else joins the run the options or the environment describe. Returns
+    /// the group (nil: one process) and this rank's device.
+    func join(device: String) throws -> (group: DataParallel?, device: Device) {
+        try launchIfRequested()
+        let setup = try setup(device: device)
+        let dev = try Device(parsing: Self.device(device, setup: setup))
+        return (try setup.map { try DataParallel($0, device: dev) }, dev)
+    }
+
     /// This process's place in a distributed run from the options and the environment; nil = one process.
-    func setup(device: String, environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> DistributedSetup? {
+    /// `bucketMb`: the gradient bucket of a training run.
+    func setup(device: String, bucketMb: Double? = nil,
+               environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> DistributedSetup? {
         func int(_ option: Int?, _ name: String) throws -> Int? {
             if let option { return option }
             guard let text = env[name] else { return nil }
@@ -52,7 +69,7 @@ struct DistributedOptions: ParsableArguments {
         }
         var s = DistributedSetup(rank: r, worldSize: world, host: host, port: port, localRank: try int(nil, "LOCAL_RANK"))
         s.backend = (backend ?? (device.hasPrefix("cuda") ? "nccl" : "gloo")) == "nccl" ? .nccl : .gloo
-        s.bucketBytes = Int(bucketMb * 1_048_576)
+        if let bucketMb { s.bucketBytes = Int(bucketMb * 1_048_576) }
         s.timeout = distTimeout
         return s
     }
@@ -72,6 +89,16 @@ struct DistributedOptions: ParsableArguments {
     static func device(_ device: String, setup: DistributedSetup?) -> String {
         guard let setup, setup.worldSize > 1, device == "cuda" else { return device }
         return "cuda:\(setup.localRank)"
+    }
+}
+
+/// `--bucket-mb`: the gradient all-reduce's bucket, an option of the training commands (shown with the
+/// distributed options).
+struct GradientBucketOptions: ParsableArguments {
+    @Option(help: "Gradient bucket size for the all-reduce, in MiB.") var bucketMb = 25.0
+
+    func validate() throws {
+        guard bucketMb > 0 else { throw ValidationError("--bucket-mb must be positive, got \(bucketMb)") }
     }
 }
 

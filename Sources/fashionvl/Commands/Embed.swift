@@ -1,5 +1,6 @@
 import ArgumentParser
 import FashionEval
+import FashionTrain
 import Foundation
 import Torch
 
@@ -12,7 +13,9 @@ struct Embed: ParsableCommand {
         per scored row of --data (a folder's validation.h5; on the run's own single file its held-out products; \
         --all-rows: every row), with metadata naming the checkpoint (path and SHA-256 of the weights file), the \
         data file, the text field and the model config. The file appears only when complete (a temporary file, \
-        then a rename). MVLT checkpoints have no ITC heads and are refused.
+        then a rename). MVLT checkpoints have no ITC heads and are refused. Data-parallel as pretrain (--nproc N, or \
+        --rank/--world-size/--master or torchrun's environment): each rank embeds a share of the rows and texts in \
+        whole batches, rank 0 gathers them and writes the file, the same as one process (docs/DISTRIBUTED.md).
         """)
 
     @Option(help: "A dual-encoder run folder (e.g. SyncMask).") var checkpoint: String
@@ -22,6 +25,7 @@ struct Embed: ParsableCommand {
     @Option(help: "Images or texts per forward pass.") var batch = 64
     @Option(help: "cpu, cuda or cuda:N.") var device = "cpu"
     @Option(help: "libtorch threads.") var threads = 2
+    @OptionGroup(title: "Distributed") var dist: DistributedOptions
 
     func validate() throws {
         guard batch > 0, threads > 0 else { throw ValidationError("--batch and --threads must be positive") }
@@ -29,11 +33,14 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         Torch.setNumThreads(threads)
-        let dev = try Device(parsing: device)
+        let (parallel, dev) = try dist.join(device: device)
         let model = try EvalCheckpoint.open(checkpoint, device: dev).dualEncoder(checkpoint: checkpoint, for: "embed")
         let data = try self.data.open(run: model.runFolder)
+        let main = parallel?.isMain ?? true
         let summary = try EmbeddingExport.write(model, checkpoint: checkpoint, data: data, textField: textField, batch: batch,
-                                                device: dev, to: out)
+                                                device: dev, to: out, showProgress: main, parallel: parallel)
+        try parallel?.barrier()
+        guard main else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(summary), as: UTF8.self))

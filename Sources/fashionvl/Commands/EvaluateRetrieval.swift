@@ -20,7 +20,10 @@ struct EvaluateRetrieval: ParsableCommand {
         dual-encoder embeddings; a dual encoder's default), itc+itm (ALBEF: ITC top --k re-ranked by ITM). \
         --ties distinct-text (the default for itc and itc+itm) never draws a negative whose text equals the \
         positive's, and in full counts a candidate with the positive's text as correct; keep (the default for itm) \
-        treats such products as negatives. Every result prints its variant {scorer, text_field, ties, draws, k}.
+        treats such products as negatives. Every result prints its variant {scorer, text_field, ties, draws, k}. \
+        Data-parallel as pretrain (--nproc N, or --rank/--world-size/--master or torchrun's environment): the \
+        embeddings and the cross-encoder's queries are split across the ranks and gathered; rank 0 writes the \
+        results, the same as one process (docs/DISTRIBUTED.md).
         """)
 
     @Option(help: "A run folder (MVLT or a registered dual-encoder family) or a weights file (original MVLT names).")
@@ -44,6 +47,7 @@ struct EvaluateRetrieval: ParsableCommand {
     @Option(help: "Image size when --checkpoint is a weights file.") var imageSize: Int?
     @Option(help: "cpu, cuda or cuda:N.") var device = "cpu"
     @Option(help: "libtorch threads.") var threads = 2
+    @OptionGroup(title: "Distributed") var dist: DistributedOptions
 
     enum ProtocolOption: String, ExpressibleByArgument { case s100, full }
 
@@ -55,7 +59,7 @@ struct EvaluateRetrieval: ParsableCommand {
 
     func run() throws {
         Torch.setNumThreads(threads)
-        let dev = try Device(parsing: device)
+        let (parallel, dev) = try dist.join(device: device)
         let opened = try EvalCheckpoint.open(checkpoint, imageSize: imageSize, device: dev)
         let data = try self.data.open(run: opened.runFolder)
         guard let run = out ?? opened.runFolder else {
@@ -66,21 +70,25 @@ struct EvaluateRetrieval: ParsableCommand {
         case .mvlt, .rowCrossEncoder: kind = scorer ?? .itm
         case .dualEncoder: kind = scorer ?? .itc
         }
-        let retrievalScorer = try makeScorer(kind, opened: opened, file: data.file, device: dev)
-        try FileManager.default.createDirectory(atPath: run + "/" + EvalFiles.folder, withIntermediateDirectories: true)
+        let retrievalScorer = try makeScorer(kind, opened: opened, file: data.file, device: dev, parallel: parallel)
+        let main = parallel?.isMain ?? true
+        if main { try FileManager.default.createDirectory(atPath: run + "/" + EvalFiles.folder, withIntermediateDirectories: true) }
         let labels = RetrievalEvaluation.Labels(
             method: method ?? (opened.family == "mvlt" ? "FashionVL MVLT" : "FashionVL \(opened.family)"),
             dataset: URL(fileURLWithPath: data.path).lastPathComponent, split: data.split, checkpoint: checkpoint,
             device: dev.description)
         switch protocolName {
-        case .s100: try runS100(scorer: retrievalScorer, data: data, run: run, labels: labels)
-        case .full: try runFull(scorer: retrievalScorer, data: data, run: run, labels: labels)
+        case .s100: try runS100(scorer: retrievalScorer, data: data, run: run, labels: labels, parallel: parallel)
+        case .full: try runFull(scorer: retrievalScorer, data: data, run: run, labels: labels, parallel: parallel)
         }
+        // Rank 0 hosts the rendezvous store: the others finish their last collective before it exits.
+        try parallel?.barrier()
     }
 
-    /// The scorer `kind` on the opened model; one error line naming the checkpoint when it lacks the heads.
-    private func makeScorer(_ kind: RetrievalScorerKind, opened: EvalCheckpoint, file: FashionGenFile, device: Device) throws
-        -> any RetrievalScorer
+    /// The scorer `kind` on the opened model; one error line naming the checkpoint when it lacks the heads. An ITC
+    /// scorer splits its embeddings across the ranks of `parallel`.
+    private func makeScorer(_ kind: RetrievalScorerKind, opened: EvalCheckpoint, file: FashionGenFile, device: Device,
+                            parallel: DataParallel?) throws -> any RetrievalScorer
     {
         switch (kind, opened) {
         case let (.itm, .mvlt(em)):
@@ -90,9 +98,12 @@ struct EvaluateRetrieval: ParsableCommand {
         case let (.itm, .dualEncoder(d)):
             return try ITMScorer(dualEncoder: d.model, file: file, textField: textField, device: device, checkpoint: checkpoint)
         case let (.itc, .dualEncoder(d)):
-            return try ITCScorer(model: d.model, file: file, textField: textField, device: device, batch: batch)
+            let itc = try ITCScorer(model: d.model, file: file, textField: textField, device: device, batch: batch)
+            itc.dataParallel = parallel
+            return itc
         case let (.itcItm, .dualEncoder(d)):
             let itc = try ITCScorer(model: d.model, file: file, textField: textField, device: device, batch: batch)
+            itc.dataParallel = parallel
             let itm = try ITMScorer(dualEncoder: d.model, batcher: itc.batcher, file: file, textField: textField, device: device,
                                     checkpoint: checkpoint)
             return try ITCITMScorer(itc: itc, itm: itm, k: k)
@@ -107,7 +118,9 @@ struct EvaluateRetrieval: ParsableCommand {
         }
     }
 
-    private func runS100(scorer: any RetrievalScorer, data: EvaluationData, run: String, labels: RetrievalEvaluation.Labels) throws {
+    /// Every rank draws (or loads) the same candidate lists and scores its share; rank 0 writes and prints.
+    private func runS100(scorer: any RetrievalScorer, data: EvaluationData, run: String, labels: RetrievalEvaluation.Labels,
+                         parallel: DataParallel?) throws {
         let set: S100DrawSet
         if let lists {
             set = try S100DrawSet.load(from: lists)
@@ -122,9 +135,14 @@ struct EvaluateRetrieval: ParsableCommand {
             set = try S100Sampler(file: data.file, rows: data.rows, textField: rule == .distinctText ? textField : nil)
                 .drawSet(seed: seed, draws: draws, queries: queries, negatives: 100, source: data.path, ties: rule, textField: textField)
         }
-        let probePairs = try announce(set, scorer: scorer)
+        let main = parallel?.isMain ?? true
+        let probePairs = try announce(set, scorer: scorer, prints: main)
         let (result, exampleList) = try RetrievalEvaluation.s100(scorer: scorer, set: set, textField: textField, labels: labels,
-                                                                 examples: examples, examplesRun: run)
+                                                                 examples: examples, examplesRun: run, showProgress: main,
+                                                                 parallel: parallel)
+        let pairs = try parallel.map { try Int($0.sum(Double(scorer.pairsScored - probePairs)).rounded()) }
+            ?? scorer.pairsScored - probePairs
+        guard main else { return }
         // The candidate lists are saved with the results they produced, not before scoring: a run killed while
         // scoring leaves the previous lists and results as they were, never new lists beside old results.
         try set.save(to: run + "/" + EvalFiles.s100Draws)
@@ -141,7 +159,7 @@ struct EvaluateRetrieval: ParsableCommand {
         let variant = result.variant!
         try printJSON(["protocol": "s100", "method": result.method, "variant": variant.jsonObject, "tir": dir(result.tir),
                        "itr": dir(result.itr), "sum_r": result.sumR.mean, "queries_per_draw": result.queriesPerDraw,
-                       "draws": set.draws.count / 2, "fill_fraction": result.fillFraction, "pairs": scorer.pairsScored - probePairs,
+                       "draws": set.draws.count / 2, "fill_fraction": result.fillFraction, "pairs": pairs,
                        "embedded": scorer.embedded, "seconds": result.wallSeconds ?? 0, "file": run + "/" + EvalFiles.retrieval])
         FileHandle.standardError.write(Data("retrieval s100 (\(variant.summary)): SumR \(String(format: "%.2f", result.sumR.mean))\n".utf8))
     }
@@ -150,8 +168,9 @@ struct EvaluateRetrieval: ParsableCommand {
     static let estimateAbove = 20_000
 
     /// Says what a sample-100 run costs before it starts: the pairs to score and, for a large run, the time it
-    /// will take at the rate of one timed query. Returns the pairs that timing scored.
-    private func announce(_ set: S100DrawSet, scorer: any RetrievalScorer) throws -> Int {
+    /// will take at the rate of one timed query (every rank times it: a dual encoder's embeddings are collective).
+    /// Returns the pairs that timing scored.
+    private func announce(_ set: S100DrawSet, scorer: any RetrievalScorer, prints: Bool) throws -> Int {
         let queries = set.draws.reduce(0) { $0 + $1.queries.count }
         let candidates = set.draws.reduce(0) { $0 + $1.queries.reduce(0) { $0 + $1.candidateProducts.count } }
         let reranked = set.draws.reduce(0) { $0 + $1.queries.reduce(0) { $0 + min(k, $1.candidateProducts.count) } }
@@ -169,11 +188,12 @@ struct EvaluateRetrieval: ParsableCommand {
             line += "; about \(ProgressLine.format(Double(pairs) / rate)) at \(Int(rate.rounded())) pairs/s "
                 + "(timed on one query; --draws and --queries make it smaller)"
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        if prints { FileHandle.standardError.write(Data((line + "\n").utf8)) }
         return probePairs
     }
 
-    private func runFull(scorer: any RetrievalScorer, data: EvaluationData, run: String, labels: RetrievalEvaluation.Labels) throws {
+    private func runFull(scorer: any RetrievalScorer, data: EvaluationData, run: String, labels: RetrievalEvaluation.Labels,
+                         parallel: DataParallel?) throws {
         let products = RetrievalEvaluation.fullProducts(productIDs: try data.file.productIDs, rows: data.rows, limit: queries)
         let n = products.count
         try data.require(n, atLeast: 2, "products", for: "full-catalog retrieval")
@@ -184,8 +204,11 @@ struct EvaluateRetrieval: ParsableCommand {
         case .itc: work = "\(2 * n) images and texts to embed, two matrix products (\(n), E) × (E, \(n))"
         case .itcItm: work = "ITC as one matrix product, then \(2 * n * min(k, n)) pairs to re-rank"
         }
-        FileHandle.standardError.write(Data("retrieval full: \(n) products, \(work)\n".utf8))
-        let result = try RetrievalEvaluation.full(scorer: scorer, products: products, textField: textField, ties: rule, labels: labels)
+        let main = parallel?.isMain ?? true
+        if main { FileHandle.standardError.write(Data("retrieval full: \(n) products, \(work)\n".utf8)) }
+        let result = try RetrievalEvaluation.full(scorer: scorer, products: products, textField: textField, ties: rule, labels: labels,
+                                                  showProgress: main, parallel: parallel)
+        guard main else { return }
         let path = run + "/" + EvalFiles.retrievalFull
         var fileRows = (try? EvalJSON.read(RetrievalFullFile.self, from: path))?.rows ?? []
         fileRows.removeAll { $0.method == result.method && $0.variant.scorer == result.variant.scorer }

@@ -37,6 +37,7 @@ struct Pretrain: ParsableCommand {
     @OptionGroup(title: "SyncMask") var syncmask: SyncMaskOptions
     @OptionGroup(title: "Kaleido-BERT") var kaleido: KaleidoOptions
     @OptionGroup(title: "Distributed") var dist: DistributedOptions
+    @OptionGroup(title: "Distributed") var buckets: GradientBucketOptions
 
     func validate() throws {
         guard ["fp32", "bf16"].contains(dtype) else { throw ValidationError("--dtype must be fp32 or bf16, got \(dtype)") }
@@ -73,9 +74,9 @@ struct Pretrain: ParsableCommand {
     }
 
     func run() throws {
-        if let n = dist.nproc { try LocalLauncher.run(nproc: n, master: dist.master, grace: dist.distTimeout) }
+        try dist.launchIfRequested()
         Torch.setNumThreads(loop.threads)
-        let setup = try dist.setup(device: loop.device)
+        let setup = try dist.setup(device: loop.device, bucketMb: buckets.bucketMb)
         let dev = try Device(parsing: DistributedOptions.device(loop.device, setup: setup))
         let family = try family()
         if family != .mvlt {
