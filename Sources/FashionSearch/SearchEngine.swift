@@ -288,7 +288,8 @@ public final class SearchEngine: @unchecked Sendable {
     /// Rows of every encoder forward (queries) and pairs of every ITM forward (re-ranking). The model's kernels do not
     /// promise a row the same float bits at every batch size (BLAS picks kernels by matrix size), so each forward has
     /// exactly this many rows, the last block padded with copies of its first row: a query gets the same embedding
-    /// and probabilities alone as in any batch.
+    /// and probabilities alone as in any batch. The index product (B × E)·(E × N) is one GEMM per batch, so a score may
+    /// still differ in its last bit with the batch size (the same ids come back; SearchBatchTests).
     public static let encodeBlock = 8
     public static let pairBlock = 20
 
