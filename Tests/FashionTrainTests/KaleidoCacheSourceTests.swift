@@ -1,3 +1,4 @@
+import TestSupport
 import FashionData
 import FashionModels
 import Foundation
