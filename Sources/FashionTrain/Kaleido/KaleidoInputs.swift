@@ -75,7 +75,11 @@ public enum KaleidoInputs {
         Torch.setNumThreads(o.threads)
         let start = Date()
         let (files, trainFile, trainRows) = try files(data, seed: o.seed)
-        // The backbone (its name, its weights file's architecture) is checked before anything is written.
+        // Images too small for the K5 grid, then the backbone (its name, its weights file's architecture), are
+        // checked before anything is written or any weights are read.
+        for file in files where file.imageSize < 5 {
+            throw TrainError.badArgument("\(file.path): \(KaleidoError.imageTooSmall(width: file.imageSize, height: file.imageSize))")
+        }
         let backbone = try KaleidoBackbones.open(name: o.backbone, weights: o.weights, cropSize: o.cropSize)
         if let dir = o.cacheDir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         var summary: [String: Any] = ["crop_size": o.cropSize, "backbone": o.backbone, "threads": o.threads]
