@@ -24,6 +24,15 @@ final class KaleidoPrepareCLITests: XCTestCase {
         return try resnetWeights!.get()
     }
 
+    /// The 98 MB weights go once the class's tests are done.
+    override class func tearDown() {
+        if case let .success(path)? = resnetWeights {
+            try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        }
+        resnetWeights = nil
+        super.tearDown()
+    }
+
     var dir = ""
     override func setUpWithError() throws { dir = try CLI.tempDir(prefix: "fvl-kprep").path }
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }

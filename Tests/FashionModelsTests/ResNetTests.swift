@@ -27,6 +27,15 @@ enum ResNetWeights {
 /// Swift ResNet-50 (Sources/FashionModels/ResNet.swift) against the plain-torch port with torchvision's names, both
 /// as a BatchNorm model and BN-folded; the errors for a weights file of another architecture.
 final class ResNetTests: XCTestCase {
+    /// The 98 MB weights go once the class's tests are done.
+    override class func tearDown() {
+        if case let .success(path)? = ResNetWeights.cached {
+            try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        }
+        ResNetWeights.cached = nil
+        super.tearDown()
+    }
+
     func testParityWithThePyTorchPortAndTheFoldedPath() throws {
         let weights = try ResNetWeights.path()
         let dir = try Reference.tempDir("resnet")
