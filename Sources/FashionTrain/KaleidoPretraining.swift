@@ -50,7 +50,11 @@ public enum KaleidoSources {
         }
         let source = try opener(file, textField, textLength)
         guard source.featureDim == featureDim else {
-            throw TrainError.badArgument("\(file.path): the '\(name)' features are \(source.featureDim)-d but the model's feature_dim is \(featureDim) (use a config with \"feature_dim\": \(source.featureDim))")
+            var hint = "use a config with \"feature_dim\": \(source.featureDim)"
+            if name == KaleidoSources.cacheName, let b = KaleidoBackbones.name(featureDim: featureDim) {
+                hint += ", or rebuild the cache with `fashionvl kaleido-prepare --backbone \(b)`"
+            }
+            throw TrainError.badArgument("\(file.path): the '\(name)' features are \(source.featureDim)-d but the model's feature_dim is \(featureDim) (\(hint))")
         }
         return source
     }

@@ -1,3 +1,4 @@
+import TestSupport
 import FashionModels
 import Foundation
 import TestSupport

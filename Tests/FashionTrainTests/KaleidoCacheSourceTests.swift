@@ -1,3 +1,4 @@
+import TestSupport
 import FashionData
 import FashionModels
 import Foundation
@@ -89,6 +90,10 @@ final class KaleidoCacheSourceTests: XCTestCase {
         // A model of another feature width is refused.
         XCTAssertThrowsError(try KaleidoSources.open("cache", file: train, textField: "title", textLength: 16, featureDim: 1280)) { e in
             XCTAssertTrue("\(e)".contains("the 'cache' features are 3-d but the model's feature_dim is 1280"), "\(e)")
+            XCTAssertTrue("\(e)".hasSuffix("or rebuild the cache with `fashionvl kaleido-prepare --backbone efficientnet-lite0`)"), "\(e)")
+        }
+        XCTAssertThrowsError(try KaleidoSources.open("cache", file: train, textField: "title", textLength: 16, featureDim: 2048)) { e in
+            XCTAssertTrue("\(e)".hasSuffix("(use a config with \"feature_dim\": 3, or rebuild the cache with `fashionvl kaleido-prepare --backbone resnet50`)"), "\(e)")
         }
 
         // Pretraining by default reads the cache: the run records it and trains.

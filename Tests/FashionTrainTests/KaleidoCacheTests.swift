@@ -154,9 +154,46 @@ final class KaleidoCacheTests: XCTestCase {
         XCTAssertThrowsError(try KaleidoBackbones.open(name: "efficientnet-lite0", weights: path, cropSize: 32)) { e in
             XCTAssertTrue("\(e)".contains(path) && "\(e)".contains("missing keys: _blocks.0."), "\(e)")
         }
-        XCTAssertThrowsError(try KaleidoBackbones.open(name: "vgg", weights: nil, cropSize: 32)) { e in
-            XCTAssertEqual("\(e)", "unknown kaleido backbone 'vgg'; known: efficientnet-lite0")
+        // The other way round: an EfficientNet-Lite0-named file given to resnet50.
+        let effnet = dir + "/effnet.safetensors"
+        try SafeTensors.save([("_conv_stem.weight", try Tensor.zeros([32, 3, 3, 3])), ("_bn0.weight", try Tensor.ones([32]))], to: effnet)
+        XCTAssertThrowsError(try KaleidoBackbones.open(name: "resnet50", weights: effnet, cropSize: 32)) { e in
+            XCTAssertEqual("\(e)", "\(effnet): weights do not match the model: missing keys: bn1.bias")
         }
+        XCTAssertThrowsError(try KaleidoBackbones.open(name: "resnet50", weights: dir + "/absent.safetensors", cropSize: 32)) { e in
+            XCTAssertTrue("\(e)".hasPrefix(dir + "/absent.safetensors: no such file; ResNet-50 weights are not shipped"), "\(e)")
+        }
+        XCTAssertThrowsError(try KaleidoBackbones.open(name: "vgg", weights: nil, cropSize: 32)) { e in
+            XCTAssertEqual("\(e)", "unknown kaleido backbone 'vgg'; known: efficientnet-lite0, resnet50")
+        }
+    }
+
+    /// ResNet-50 (`--backbone resnet50`) on kaleido crops of every kind (colour cells of each level, rotated K1,
+    /// grey K4) against the plain-torch port with torchvision's names, on seeded random weights whose BatchNorm
+    /// statistics are re-drawn (Tests/reference/resnet_port.py; converted as docs/KALEIDO-PREPARE.md §2 says).
+    func testResNet50FeaturesOfKaleidoCropsMatchPyTorch() throws {
+        try Reference.run("resnet_port.py", ["weights", "--seed", "4", "--pth", dir + "/r.pth", "--out", dir + "/resnet50.safetensors"])
+        var img = RGBImage(width: 64, height: 64, fill: (246, 246, 246))
+        for y in 10..<58 { for x in 14..<50 {
+            let i = (y * 64 + x) * 3
+            img.pixels[i] = UInt8(40 + x * 3); img.pixels[i + 1] = UInt8(20 + (x ^ y) % 90); img.pixels[i + 2] = UInt8(200 - y * 2)
+        } }
+        let crops = try KaleidoPatchGenerator(cropSize: 32).crops(of: img)
+        let all = try Tensor(crops.pixels, shape: [74, 3, 32, 32])
+        // K1, a K2, a K3, a K4 and a K5 cell, the three rotations, two grey K4 cells.
+        let slots: [Int64] = [0, 2, 7, 20, 40, 55, 56, 57, 58, 70]
+        let pixels = try all.indexSelect(dim: 0, index: try Tensor(slots)).contiguous()
+        try SafeTensors.save([("pixels", pixels)], to: dir + "/in.safetensors")
+        try Reference.run("resnet_port.py", ["forward", "--weights", dir + "/resnet50.safetensors", "--input", dir + "/in.safetensors",
+                                             "--out", dir + "/out.safetensors"])
+        let ref = try XCTUnwrap(SafeTensors.load(dir + "/out.safetensors").tensors["pooled"])
+        // What ResNet50Backbone.pooled runs (the backbone itself also hashes the 100 MB file, ~50 s in a debug
+        // build: KaleidoPrepareCLITests opens it end to end).
+        let swift = try ResNet50.load(from: dir + "/resnet50.safetensors").folded().pooled(pixels)
+        XCTAssertEqual(KaleidoBackbones.name(featureDim: swift.size(1)), "resnet50")
+        let err = try relativeError(swift, ref)
+        print("kaleido crops (10 × 32 px) ResNet-50 pooled: relative error \(err)")
+        XCTAssertLessThanOrEqual(err, 1e-4)
     }
 
     func testAlignmentFileRoundTripThroughTheInputSource() throws {

@@ -285,6 +285,22 @@ def runs(binary: str) -> None:
     run_folder("runs/other-family", cfg=other)
 
 
+def kaleido() -> None:
+    """Added 2026-12-03 (kaleido-prepare --backbone): weights files of the other backbone's architecture (a few zero
+    tensors under its names) and an 8 px catalog for them (kaleido-prepare refuses images under 5 px first)."""
+    def weights(rel: str, shapes: dict) -> None:
+        header, offset = {}, 0
+        for name, shape in shapes.items():
+            size = 4 * int(np.prod(shape))
+            header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + size]}
+            offset += size
+        h = json.dumps(header).encode()
+        write(rel, struct.pack("<Q", len(h)) + h + bytes(offset))
+    weights("safetensors/effnet-named.safetensors", {"_conv_stem.weight": (32, 3, 3, 3), "_bn0.weight": (32,)})
+    weights("safetensors/resnet-named.safetensors", {"conv1.weight": (64, 3, 7, 7), "bn1.weight": (64,)})
+    catalog("hdf5/kaleido-8px.h5", rows=4, image=(8, 8, 3))
+
+
 if __name__ == "__main__":
     images()
     tables()
@@ -293,5 +309,6 @@ if __name__ == "__main__":
     hdf5()
     hdf5_storage()
     tokenizer()
+    kaleido()
     if "--binary" in sys.argv:
         runs(sys.argv[sys.argv.index("--binary") + 1])

@@ -75,14 +75,13 @@ public enum KaleidoInputs {
         Torch.setNumThreads(o.threads)
         let start = Date()
         let (files, trainFile, trainRows) = try files(data, seed: o.seed)
-        if let dir = o.cacheDir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        var backbone: KaleidoBackbone?
-        func theBackbone() throws -> KaleidoBackbone {
-            if let backbone { return backbone }
-            let b = try KaleidoBackbones.open(name: o.backbone, weights: o.weights, cropSize: o.cropSize)
-            backbone = b
-            return b
+        // Images too small for the K5 grid, then the backbone (its name, its weights file's architecture), are
+        // checked before anything is written or any weights are read.
+        for file in files where file.imageSize < 5 {
+            throw TrainError.badArgument("\(file.path): \(KaleidoError.imageTooSmall(width: file.imageSize, height: file.imageSize))")
         }
+        let backbone = try KaleidoBackbones.open(name: o.backbone, weights: o.weights, cropSize: o.cropSize)
+        if let dir = o.cacheDir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         var summary: [String: Any] = ["crop_size": o.cropSize, "backbone": o.backbone, "threads": o.threads]
         var caches: [String: KaleidoFeatureFile] = [:]
         var perFile: [[String: Any]] = []
@@ -91,17 +90,17 @@ public enum KaleidoInputs {
             let identity = try KaleidoCatalogIdentity.of(file)
             var entry: [String: Any] = ["catalog": file.path, "rows": file.count, "features": path]
             do {
-                caches[file.path] = try KaleidoFeatureFile(path: path, catalog: identity, backbone: theBackbone().identity)
+                caches[file.path] = try KaleidoFeatureFile(path: path, catalog: identity, backbone: backbone.identity)
                 entry["features_built"] = false
                 say("kaleido: \(path) is up to date")
             } catch let e as KaleidoCacheError {
                 if case .missing = e {} else { say("notice: rebuilding the feature cache: \(e)") }
                 let t = Date()
-                let rate = try KaleidoFeatureFile.build(file: file, backbone: theBackbone(), to: path, rowsPerBatch: o.rowsPerBatch)
+                let rate = try KaleidoFeatureFile.build(file: file, backbone: backbone, to: path, rowsPerBatch: o.rowsPerBatch)
                 entry["features_built"] = true
                 entry["features_seconds"] = Date().timeIntervalSince(t)
                 entry["crops_per_s"] = rate
-                caches[file.path] = try KaleidoFeatureFile(path: path, catalog: identity, backbone: theBackbone().identity)
+                caches[file.path] = try KaleidoFeatureFile(path: path, catalog: identity, backbone: backbone.identity)
             }
             perFile.append(entry)
         }

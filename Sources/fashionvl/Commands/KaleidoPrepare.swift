@@ -17,8 +17,10 @@ struct KaleidoPrepare: ParsableCommand {
     @Option(help: "A folder with train.h5 and validation.h5, or one Fashion-Gen file (validation products are split off).")
     var data: String
     @Option(help: "Folder for the cache files (default: beside each catalog file).") var cacheDir: String?
-    @Option(help: "Patch backbone: \(KaleidoBackbones.names.joined(separator: ", ")).") var backbone = EfficientNetLiteBackbone.name
-    @Option(help: "Backbone weights (default: the registered file; scripts/fetch-weights efficientnet-lite0).") var weights: String?
+    @Option(help: "Patch backbone: \(KaleidoBackbones.names.joined(separator: ", ")) (resnet50: the paper's, 2048-d, for kaleido-base; its weights are a converted torchvision file, docs/KALEIDO-PREPARE.md §2).")
+    var backbone = EfficientNetLiteBackbone.name
+    @Option(help: "Backbone weights, safetensors (default: efficientnet-lite0's registered file, scripts/fetch-weights efficientnet-lite0; resnet50's $FASHIONVL_WEIGHTS/resnet50/model.safetensors).")
+    var weights: String?
     @Option(help: "Side of every patch crop fed to the backbone, in pixels.") var cropSize = 32
     @Option(help: "Catalog rows per backbone forward (74 crops each; default: the most that keep every activation within glibc's heap limit, 4 at 32 px).")
     var rowsPerBatch: Int?
