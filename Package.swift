@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -25,7 +26,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
         .systemLibrary(name: "CStb", path: "Sources/CStb"),
         .target(name: "Torch", dependencies: ["CTorch"]),
-        .target(name: "FashionData", dependencies: ["CHDF5", "CStb"]),
+        .target(name: "FashionData", dependencies: ["CHDF5", "CStb", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "FashionModels", dependencies: ["Torch"], exclude: ["Configs"]),
         .target(name: "FashionTrain", dependencies: ["Torch", "FashionData", "FashionModels"]),
         .target(name: "FashionEval", dependencies: ["Torch", "FashionData", "FashionModels", "FashionTrain"]),
