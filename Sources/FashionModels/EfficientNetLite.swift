@@ -188,14 +188,7 @@ public final class EfficientNetLite: Module {
 
     /// Checks (B, 3, H, W) and converts pixels in [0, 255] to the network's input, (x − 127) / 128, float32.
     public static func normalize(_ pixels: Tensor) throws -> Tensor {
-        let s = pixels.shape
-        guard s.count == 4, s[1] == 3, s[0] > 0, s[2] > 0, s[3] > 0 else {
-            throw ModelError.input("EfficientNetLite: pixels must be (B, 3, H, W) RGB in [0, 255], got shape \(s)")
-        }
-        guard pixels.dtype == .uint8 || pixels.dtype.isFloatingPoint else {
-            throw ModelError.input("EfficientNetLite: pixels must be uint8 or floating point, got \(pixels.dtype)")
-        }
-        let x = pixels.dtype == .float32 ? pixels : try pixels.to(dtype: .float32)
+        let x = try PixelInput.float32(pixels, model: "EfficientNetLite")
         return try x.sub(pixelMean).div(pixelStd)
     }
 
