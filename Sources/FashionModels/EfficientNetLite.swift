@@ -163,24 +163,7 @@ public final class EfficientNetLite: Module {
     /// one, else the first tensor of the wrong shape (all sorted by name).
     public static func load(from path: String) throws -> EfficientNetLite {
         let model = try EfficientNetLite()
-        let tensors: [String: Tensor]
-        do { tensors = try SafeTensors.load(path).tensors } catch let e as TorchError {
-            throw ModelError.badWeights(path: path, reason: "cannot read EfficientNet-Lite0 weights: \(e)")
-        }
-        let own = model.stateDict()
-        let ownNames = Set(own.map(\.0))
-        if let missing = own.map(\.0).filter({ tensors[$0] == nil }).sorted().first {
-            throw ModelError.weights(path: path, missing: [missing], unexpected: [], mismatched: [])
-        }
-        if let unexpected = tensors.keys.filter({ !ownNames.contains($0) }).sorted().first {
-            throw ModelError.weights(path: path, missing: [], unexpected: [unexpected], mismatched: [])
-        }
-        for (name, t) in own.sorted(by: { $0.0 < $1.0 }) {
-            if let v = tensors[name], v.shape != t.shape {
-                throw ModelError.weights(path: path, missing: [], unexpected: [],
-                                         mismatched: ["\(name): expected \(t.shape), got \(v.shape)"])
-            }
-        }
+        let tensors = try BackboneWeights.read(path, for: model, label: "EfficientNet-Lite0")
         try model.loadStateDict(tensors)
         model.eval()
         return model

@@ -95,25 +95,8 @@ public final class ResNet50: Module {
     /// (torchvision's original ImageNet file has none; evaluation never reads them).
     public static func load(from path: String) throws -> ResNet50 {
         let model = try ResNet50()
-        let tensors: [String: Tensor]
-        do { tensors = try SafeTensors.load(path).tensors } catch let e as TorchError {
-            throw ModelError.badWeights(path: path, reason: "cannot read ResNet-50 weights: \(e)")
-        }
-        let own = model.stateDict()
-        let ownNames = Set(own.map(\.0))
-        let optional = Set(ownNames.filter { $0.hasSuffix(".num_batches_tracked") })
-        if let missing = own.map(\.0).filter({ tensors[$0] == nil && !optional.contains($0) }).sorted().first {
-            throw ModelError.weights(path: path, missing: [missing], unexpected: [], mismatched: [])
-        }
-        if let unexpected = tensors.keys.filter({ !ownNames.contains($0) }).sorted().first {
-            throw ModelError.weights(path: path, missing: [], unexpected: [unexpected], mismatched: [])
-        }
-        for (name, t) in own.sorted(by: { $0.0 < $1.0 }) {
-            if let v = tensors[name], v.shape != t.shape {
-                throw ModelError.weights(path: path, missing: [], unexpected: [],
-                                         mismatched: ["\(name): expected \(t.shape), got \(v.shape)"])
-            }
-        }
+        let optional = Set(model.stateDict().map(\.0).filter { $0.hasSuffix(".num_batches_tracked") })
+        let tensors = try BackboneWeights.read(path, for: model, label: "ResNet-50", optional: optional)
         do { try model.loadStateDict(tensors, optional: optional) } catch let e as TorchError {
             throw ModelError.badWeights(path: path, reason: "ResNet-50 weights: \(e)")
         }
