@@ -53,6 +53,24 @@ public final class KaleidoImageEmbeddings: Module {
     }
 }
 
+/// `camouflage_contrast` (config `camouflage_head: "contrast"`, a FashionVL option; docs/KALEIDO.md): each K3
+/// state projected, W h_s (W: H → min(64, H), no bias: it would cancel); its squared distance from the mean of the nine, d_s; logits
+/// scale · d_s / mean_t(d_t), so the cell least like the others scores highest. A learned scale (init 1).
+public final class KaleidoCamouflageContrast: Module {
+    public let dense: Linear
+    public let scale: Tensor
+    init(_ width: Int) throws {
+        dense = try Linear(width, min(64, width), bias: false)
+        scale = try Tensor.full([1], 1.0).requiresGrad(true)
+    }
+    /// K3 states (B, 9, H) → logits (B, 9).
+    public func callAsFunction(_ k3: Tensor) throws -> Tensor {
+        let z = try dense(k3)
+        let d = try (z - z.mean(dims: [1], keepdim: true)).square().sum(dims: [-1])
+        return try d.div(d.mean(dims: [1], keepdim: true).add(1e-6)).mul(scale)
+    }
+}
+
 /// `bert.pooler`: tanh(dense(h[CLS])).
 public final class BertPooler: Module {
     public let dense: Linear
@@ -77,7 +95,7 @@ public final class KaleidoBertBody: Module {
 /// Not final: `KaleidoClassifier` (FashionTrain) adds the category heads under the same names.
 /// Kaleido-BERT with its pretraining heads (spec §6): AMLM (`cls.predictions`, decoder tied to the word table),
 /// ITM (`itm_head`, H → 2 on the pooled [CLS]), and the five AKPM heads: rotation (H → 4 on K1), jigsaw (4H → 24 on
-/// the concatenated K2 outputs), camouflage (9H → 9 on K3), grey-to-colour and blank-to-colour (H → D, no bias).
+/// the concatenated K2 outputs), camouflage (9H → 9 on K3, or `camouflage_contrast`), grey-to-colour and blank-to-colour (H → D, no bias).
 open class KaleidoBERT: Module {
     public let config: KaleidoConfig
     public let bert: KaleidoBertBody
@@ -86,7 +104,9 @@ open class KaleidoBERT: Module {
     public let itm_head: Linear
     public let rotation_head: Linear
     public let jigsaw_head: Linear
-    public let camouflage_head: Linear
+    /// The spec's camouflage head, or the contrast head: exactly one of the two exists (config `camouflage_head`).
+    public let camouflage_head: Linear?
+    public let camouflage_contrast: KaleidoCamouflageContrast?
     public let grey_head: Linear
     public let blank_head: Linear
 
@@ -102,7 +122,8 @@ open class KaleidoBERT: Module {
         itm_head = try Linear(h, 2)
         rotation_head = try Linear(h, 4)
         jigsaw_head = try Linear(4 * h, 24)
-        camouflage_head = try Linear(9 * h, 9)
+        camouflage_head = config.camouflageHead == .linear ? try Linear(9 * h, 9) : nil
+        camouflage_contrast = config.camouflageHead == .contrast ? try KaleidoCamouflageContrast(h) : nil
         grey_head = try Linear(h, d, bias: false)
         blank_head = try Linear(h, d, bias: false)
         super.init()
@@ -150,6 +171,14 @@ open class KaleidoBERT: Module {
             try itmLogits(encode(ids: ids, attentionMask: attentionMask, features: features, positions: positions))
                 .softmax(dim: 1).select(dim: 1, index: 1)
         }
+    }
+
+    /// Camouflage logits (B, 9) over the K3 slots, by the configured head.
+    public func camouflageLogits(_ states: Tensor) throws -> Tensor {
+        let k3 = try level(3, of: states)
+        if let camouflage_contrast { return try camouflage_contrast(k3) }
+        guard let camouflage_head else { throw ModelError.input("Kaleido-BERT has no camouflage head") }
+        return try camouflage_head(k3.reshape([k3.size(0), 9 * config.hidden]))
     }
 
     /// The states of level k's patches (B, n_k, H).

@@ -19,6 +19,10 @@ public struct KaleidoConfig: Codable, Sendable, Equatable {
     public var dropout = 0.1
     /// N(0, std) initialisation of every linear and embedding weight (BERT's 0.02).
     public var initializerRange = 0.02
+    /// The camouflage (CP) head: the spec's linear 9H → 9 over the concatenated K3 states (the default), or
+    /// FashionVL's `contrast` head (docs/KALEIDO.md "Camouflage heads"), which scores each K3 state by its
+    /// distance from the mean of the nine and learns on the synthetic catalog where the linear head stays at chance.
+    public var camouflageHead = KaleidoCamouflageHead.linear
 
     public init() {}
 
@@ -33,7 +37,7 @@ public struct KaleidoConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case family, hidden, layers, heads, intermediateSize = "intermediate_size", vocabSize = "vocab_size"
         case maxPositions = "max_positions", textLength = "text_length", featureDim = "feature_dim", dropout
-        case initializerRange = "initializer_range"
+        case initializerRange = "initializer_range", camouflageHead = "camouflage_head"
     }
 
     /// Missing fields keep their defaults; unknown keys are errors (a misspelt key must not train silently).
@@ -47,6 +51,13 @@ public struct KaleidoConfig: Codable, Sendable, Equatable {
         try get(.intermediateSize, &intermediateSize); try get(.vocabSize, &vocabSize)
         try get(.maxPositions, &maxPositions); try get(.textLength, &textLength); try get(.featureDim, &featureDim)
         try get(.dropout, &dropout); try get(.initializerRange, &initializerRange)
+        if let name = try c.decodeIfPresent(String.self, forKey: .camouflageHead) {
+            guard let head = KaleidoCamouflageHead(rawValue: name) else {
+                throw DecodingError.dataCorruptedError(forKey: .camouflageHead, in: c, debugDescription:
+                    "must be one of \(KaleidoCamouflageHead.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(name)\"")
+            }
+            camouflageHead = head
+        }
     }
 
     /// Throws `ModelError.invalidConfig` naming the first field out of range.
@@ -70,4 +81,12 @@ public struct KaleidoConfig: Codable, Sendable, Equatable {
             throw fail(.initializerRange, "must be in (0, 1], got \(initializerRange)")
         }
     }
+}
+
+/// Which head predicts the camouflaged K3 slot (`camouflage_head`).
+public enum KaleidoCamouflageHead: String, Codable, Sendable, CaseIterable {
+    /// The spec's (§6.5): `camouflage_head`, linear 9H → 9 on the concatenated K3 outputs.
+    case linear
+    /// FashionVL's: `camouflage_contrast`, logit_s = scale · d_s / mean(d), d_s = ‖W h_s − mean_t W h_t‖², W: H → min(64, H).
+    case contrast
 }

@@ -99,7 +99,7 @@ extension KaleidoBERT {
             out.accuracies["jps_acc"] = try KaleidoBERT.accuracy(logits, x.jigsaw)
         }
         if terms.cp {
-            let logits = try camouflage_head(level(3, of: states).reshape([b, 9 * h]))
+            let logits = try camouflageLogits(states)
             out.cp = try logits.crossEntropy(target: x.camouflage)
             out.accuracies["cp_acc"] = try KaleidoBERT.accuracy(logits, x.camouflage)
         }

@@ -70,6 +70,8 @@ public struct KaleidoRecipe: Codable, Sendable, Equatable {
     public var caption = LoaderConfig.Caption.name
     /// Validation products of the held-out accuracies.
     public var evalProducts = 256
+    /// `--camouflage-head`: replaces the model config's `camouflage_head` of a new run (nil = the config's).
+    public var camouflageHead: KaleidoCamouflageHead?
     public init() {}
 }
 
@@ -95,8 +97,9 @@ public final class KaleidoPretraining {
         // slice of each global batch, gradients are averaged by the trainer.
         let dp = o.dataParallel, main = dp?.isMain ?? true, world = dp?.worldSize ?? 1
         let saved = main || resume ? try RunFolder.savedConfig(RunConfig.self, run: o.run, resume: resume, kind: "Kaleido-BERT pretraining run") : nil
-        let modelConfig = try saved?.model ?? KaleidoConfig.load(nameOrPath: o.config)
         let recipe = saved?.recipe ?? recipe
+        var modelConfig = try saved?.model ?? KaleidoConfig.load(nameOrPath: o.config)
+        if saved == nil, let head = recipe.camouflageHead { modelConfig.camouflageHead = head }
         let split = try DataSplit.open(o.data, seed: o.seed)
         // AMLM is a mean over each process's masked tokens and ITM negatives / camouflage sources are drawn per
         // process: the step depends on how the global batch is split, so a run resumes on its own world size.

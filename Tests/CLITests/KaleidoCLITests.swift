@@ -91,16 +91,17 @@ final class KaleidoCLITests: XCTestCase {
         assertOneErrorLine(pre, mentions: [run, "finetune"])
     }
 
-    /// `--akpm` and `--masking` reach the run (recorded in config.json, the switched-off losses are not logged);
-    /// an unknown subtask, and a Kaleido option with another family, are one error line each.
+    /// `--akpm`, `--masking` and `--camouflage-head` reach the run (recorded in config.json, the switched-off losses
+    /// are not logged); an unknown subtask, and a Kaleido option with another family, are one error line each.
     func testAblationSwitches() throws {
         let (dir, config) = try catalog()
-        let r = try CLI.run(args(dir, config, run: "abl", steps: 2) + ["--akpm", "rr,cp", "--masking", "random"], timeout: 300)
+        let r = try CLI.run(args(dir, config, run: "abl", steps: 2) + ["--akpm", "rr,cp", "--masking", "random", "--camouflage-head", "contrast"], timeout: 300)
         XCTAssertEqual(r.status, 0, r.stderr)
         let logged = try losses(dir.appendingPathComponent("abl/metrics.jsonl"))
         XCTAssertEqual(logged[1]?.keys.sorted(), ["amlm", "cp", "itm", "rr", "total"])
         let saved = try String(contentsOf: dir.appendingPathComponent("abl/config.json"), encoding: .utf8)
         XCTAssertTrue(saved.contains("\"masking\" : \"random\""), saved)
+        XCTAssertTrue(saved.contains("\"camouflage_head\" : \"contrast\""), saved)
         let bad = try CLI.run(args(dir, config, run: "bad", steps: 2) + ["--akpm", "rr,spin"])
         assertOneErrorLine(bad, mentions: ["--akpm", "spin"])
         let other = try CLI.run(["pretrain", "--config", "syncmask-demo", "--data", dir.appendingPathComponent("data").path,

@@ -14,10 +14,33 @@ final class KaleidoParityTests: XCTestCase {
      "text_length": 12, "feature_dim": 24, "dropout": 0}
     """
 
-    func testLossesAndGradientsMatchThePort() throws {
+    func testLossesAndGradientsMatchThePort() throws { try checkParity(config: Self.tinyConfig) }
+
+    /// The FashionVL contrast camouflage head (`camouflage_head: "contrast"`) against the port's.
+    func testContrastCamouflageHeadMatchesThePort() throws {
+        try checkParity(config: Self.tinyConfig.replacingOccurrences(of: #""dropout": 0}"#, with: #""dropout": 0, "camouflage_head": "contrast"}"#))
+    }
+
+    /// One camouflage head per config, by name; an unknown head is one error naming the field and the choices.
+    func testCamouflageHeadChoice() throws {
+        var c = KaleidoConfig()
+        c.hidden = 16; c.layers = 1; c.heads = 2; c.intermediateSize = 32; c.featureDim = 8; c.vocabSize = 200
+        func cpKeys(_ c: KaleidoConfig) throws -> [String] {
+            try KaleidoBERT(c).namedParameters().map(\.0).filter { $0.hasPrefix("camouflage") }
+        }
+        XCTAssertEqual(try cpKeys(c), ["camouflage_head.weight", "camouflage_head.bias"])
+        c.camouflageHead = .contrast
+        XCTAssertEqual(try cpKeys(c), ["camouflage_contrast.scale", "camouflage_contrast.dense.weight"])
+        let bad = #"{"family": "kaleido", "camouflage_head": "mlp"}"#
+        XCTAssertThrowsError(try KaleidoConfig.decode(Data(bad.utf8), source: "x.json")) { e in
+            XCTAssertEqual("\(e)", #"x.json: field 'camouflage_head': must be one of linear, contrast, got "mlp""#)
+        }
+    }
+
+    private func checkParity(config: String) throws {
         let dir = try Reference.tempDir("kaleido")
         let configPath = dir + "/config.json"
-        try Self.tinyConfig.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         let script = Reference.dir.appendingPathComponent("kaleido_parity.py").path
         try Reference.python([script, "make", "--out", dir, "--config", configPath, "--batch", "3", "--seed", "2"])
         let ref = try Reference.json(Reference.python([script, "losses", "--weights", dir + "/weights.safetensors",

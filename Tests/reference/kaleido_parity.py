@@ -54,7 +54,7 @@ def make(args):
             if name.endswith("word_embeddings.weight"):
                 v[0] = 0
         else:
-            v = (torch.ones(t.shape) if name.endswith("LayerNorm.weight") else torch.zeros(t.shape)) \
+            v = (torch.ones(t.shape) if name.endswith(("LayerNorm.weight", ".scale")) else torch.zeros(t.shape)) \
                 + torch.randn(t.shape, generator=g) * 0.05
         state[name] = v.contiguous()
     state[DECODER_KEY] = state[WORD_KEY].clone()

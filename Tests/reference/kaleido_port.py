@@ -162,6 +162,20 @@ class Cls(nn.Module):
         self.predictions = Predictions(h, vocab)
 
 
+class CamouflageContrast(nn.Module):
+    """FashionVL's `camouflage_head: "contrast"`: logit_s = scale * d_s / mean(d), d_s = |W h_s - mean_t W h_t|^2."""
+
+    def __init__(self, h):
+        super().__init__()
+        self.dense = nn.Linear(h, min(64, h), bias=False)
+        self.scale = nn.Parameter(torch.ones(1))
+
+    def forward(self, k3):
+        z = self.dense(k3)
+        d = (z - z.mean(1, keepdim=True)).pow(2).sum(-1)
+        return d / (d.mean(1, keepdim=True) + 1e-6) * self.scale
+
+
 class KaleidoBERT(nn.Module):
     def __init__(self, c):
         super().__init__()
@@ -173,7 +187,10 @@ class KaleidoBERT(nn.Module):
         self.itm_head = nn.Linear(h, 2)
         self.rotation_head = nn.Linear(h, 4)
         self.jigsaw_head = nn.Linear(4 * h, 24)
-        self.camouflage_head = nn.Linear(9 * h, 9)
+        if c.get("camouflage_head", "linear") == "contrast":
+            self.camouflage_contrast = CamouflageContrast(h)
+        else:
+            self.camouflage_head = nn.Linear(9 * h, 9)
         self.grey_head = nn.Linear(h, d, bias=False)
         self.blank_head = nn.Linear(h, d, bias=False)
 
@@ -216,7 +233,9 @@ def losses(model, x, terms=TERMS):
     if "jps" in terms:
         out["jps"] = F.cross_entropy(model.jigsaw_head(model.level(2, states).reshape(b, 4 * h)), x["jigsaw"])
     if "cp" in terms:
-        out["cp"] = F.cross_entropy(model.camouflage_head(model.level(3, states).reshape(b, 9 * h)), x["camouflage"])
+        k3 = model.level(3, states)
+        logits = model.camouflage_contrast(k3) if hasattr(model, "camouflage_contrast") else model.camouflage_head(k3.reshape(b, 9 * h))
+        out["cp"] = F.cross_entropy(logits, x["camouflage"])
     for name, k, slots, targets, head in [("g2cm", 4, "grey_positions", "grey_targets", model.grey_head),
                                           ("b2cm", 5, "blank_positions", "blank_targets", model.blank_head)]:
         if name in terms:

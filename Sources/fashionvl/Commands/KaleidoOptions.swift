@@ -12,9 +12,12 @@ struct KaleidoOptions: ParsableArguments {
     var masking: KaleidoMaskingMode?
     @Option(help: "Kaleido-BERT: the patch feature source: cache (the feature cache and alignments `fashionvl kaleido-prepare --data DIR` writes beside each catalog file) or pixel-grid (pooled pixels, D = 48, for tests). Default cache.")
     var features: String?
+    @Option(help: "Kaleido-BERT: the camouflage head, linear (the paper's 9H → 9) or contrast (FashionVL's: each K3 cell scored by its distance from the other eight; learns where linear stays at chance, docs/KALEIDO.md). Default: the config's camouflage_head (linear).")
+    var camouflageHead: KaleidoCamouflageHead?
 
     var given: [String] {
-        [("--akpm", akpm != nil), ("--masking", masking != nil), ("--features", features != nil)].filter(\.1).map(\.0)
+        [("--akpm", akpm != nil), ("--masking", masking != nil), ("--features", features != nil),
+         ("--camouflage-head", camouflageHead != nil)].filter(\.1).map(\.0)
     }
 
     /// The AKPM subtasks of `--akpm`, parsed; one error line naming the option and the unknown name.
@@ -37,8 +40,10 @@ struct KaleidoOptions: ParsableArguments {
         }
         if let masking { r.masking = masking }
         if let features { r.features = features }
+        r.camouflageHead = camouflageHead
         return r
     }
 }
 
 extension KaleidoMaskingMode: ExpressibleByArgument {}
+extension KaleidoCamouflageHead: ExpressibleByArgument {}
