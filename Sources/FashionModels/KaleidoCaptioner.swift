@@ -200,6 +200,37 @@ public final class KaleidoCaptioner: Module {
         }
     }
 
+    /// Teacher forcing on given captions (evaluation mode, no autograd): `captions` are compact ids without specials
+    /// (at most `maxLength` − 2 each are read); per caption, for each of its pieces, the probability the captioner
+    /// gives that piece at its step and that step's attention map (P values summing to 1). The alignment
+    /// generator's `teacher` mode (spec §4.2) keeps the pieces it would have generated.
+    public func teacherForced(features: Tensor, captions: [[Int]]) throws -> [(probabilities: [Float], alphas: [[Float]])] {
+        try checkFeatures(features)
+        let b = features.shape[0], p = config.grid * config.grid
+        guard captions.count == b else { throw ModelError.input("KaleidoCaptioner: \(captions.count) captions for \(b) feature rows") }
+        let kept = captions.map { Array($0.prefix(config.maxLength - 2)) }
+        let t = (kept.map(\.count).max() ?? 0) + 2
+        var ids = [Int64](repeating: Int64(Self.pad), count: b * t)
+        for (i, c) in kept.enumerated() {
+            ids[i * t] = Int64(Self.cls)
+            for (j, id) in c.enumerated() { ids[i * t + 1 + j] = Int64(id) }
+            ids[i * t + 1 + c.count] = Int64(Self.sep)
+        }
+        let wasTraining = training
+        eval()
+        defer { train(wasTraining) }
+        return try Torch.noGrad {
+            let target = try Tensor(ids, shape: [b, t]).slice(dim: 1, start: 1)
+            let (logits, alphas) = try forward(features: features, ids: try Tensor(ids, shape: [b, t]))
+            let prob = try logits.softmax(dim: -1).gather(dim: 2, index: target.unsqueeze(2)).squeeze(dim: 2).contiguous().toArray(Float.self)
+            let a = try alphas.contiguous().toArray(Float.self)
+            return kept.enumerated().map { i, c in
+                (Array(prob[(i * (t - 1))..<(i * (t - 1) + c.count)]),
+                 (0..<c.count).map { j in Array(a[((i * (t - 1) + j) * p)..<((i * (t - 1) + j + 1) * p)]) })
+            }
+        }
+    }
+
     /// The WordPiece ids of compact ids.
     public func wordPieceIDs(_ compact: [Int]) throws -> [Int64] {
         let table = try vocab_ids.value.toArray(Int64.self)

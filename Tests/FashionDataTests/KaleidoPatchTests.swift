@@ -176,6 +176,27 @@ final class KaleidoPatchTests: XCTestCase {
         XCTAssertTrue(zip(pairs, pairs.dropFirst()).allSatisfy { $0.strength >= $1.strength })
         XCTAssertTrue(KaleidoAlignmentRules.align(generated: [], heat: [], grid: 5, raw: raw).isEmpty)
     }
+
+    /// Teacher mode (spec §4.2): a content word is kept when each of its pieces got p ≥ 0.1 at its step; its
+    /// pieces carry their own steps' maps; words past a truncated caption are dropped.
+    func testTeacherModeKeepsTheWordsTheCaptionerWouldHaveGenerated() {
+        let maps = (0..<6).map { i -> [Float] in var m = [Float](repeating: 0, count: 25); m[i] = 1; return m }
+        let raw = ["[CLS]", "the", "strip", "##ed", "navy", "coat", "navy", "[SEP]"]
+        // steps: the 0.9, strip 0.5, ##ed 0.05, navy 0.2, coat 0.09, navy 0.1
+        let kept = KaleidoAlignmentRules.teacherKept(raw: raw, probabilities: [0.9, 0.5, 0.05, 0.2, 0.09, 0.1], heat: maps)
+        XCTAssertEqual(kept.pieces, ["navy", "navy"])
+        XCTAssertEqual(kept.heat, [maps[3], maps[5]])
+        let both = KaleidoAlignmentRules.teacherKept(raw: raw, probabilities: [0.9, 0.5, 0.5, 0.2, 0.5, 0.1], heat: maps)
+        XCTAssertEqual(both.pieces, ["strip", "##ed", "navy", "coat", "navy"])
+        XCTAssertEqual(both.heat, [maps[1], maps[2], maps[3], maps[4], maps[5]])
+        // A caption truncated after 3 pieces: only "the strip ##ed" were scored.
+        XCTAssertEqual(KaleidoAlignmentRules.teacherKept(raw: raw, probabilities: [0.9, 0.5, 0.5], heat: Array(maps.prefix(3))).pieces,
+                       ["strip", "##ed"])
+        // Aligned like a greedy caption: the first "navy" (step 3, cell 3) aligns both raw "navy" tokens.
+        let pairs = KaleidoAlignmentRules.align(generated: kept.pieces, heat: kept.heat, grid: 5, raw: raw)
+        XCTAssertEqual(Set(pairs.map(\.token)), [4, 6])
+        XCTAssertEqual(Set(pairs.filter { $0.level == 5 }.map(\.patch)), [3])
+    }
 }
 
 func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line) {

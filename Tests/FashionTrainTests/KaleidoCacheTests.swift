@@ -231,6 +231,45 @@ final class KaleidoCacheTests: XCTestCase {
         }
     }
 
+    /// Teacher mode: per caption piece one probability in (0, 1] and one attention map summing to 1, at most
+    /// max_length − 2 pieces; the file records the mode and every pair's token is a piece of a content word of the title.
+    func testTeacherModeAlignmentFile() throws {
+        let file = try catalog("train.h5", rows: 3)
+        try KaleidoFeatureFile.build(file: file, backbone: MeanColourBackbone(), to: KaleidoFeatureFile.path(for: file.path))
+        let cache = try KaleidoFeatureFile(path: KaleidoFeatureFile.path(for: file.path), catalog: .of(file))
+        var config = KaleidoCaptionerConfig()
+        (config.featureDim, config.hidden, config.embed, config.attention, config.maxLength) = (3, 8, 4, 6, 6)
+        Torch.manualSeed(3)
+        let tokenizer = try WordPieceTokenizer.bertBaseUncased()
+        let vocab = KaleidoCaptionerTraining.vocabulary(try file.names.map { try tokenizer.encode($0) }, tokenizer: tokenizer)
+        let model = try KaleidoCaptioner(config, vocabIDs: vocab)
+        let grid = try cache.featureTensor(rows: [0, 1, 2], slots: KaleidoCaptionerTraining.gridSlots)
+        let forced = try model.teacherForced(features: grid, captions: [[4, 5, 6, 7, 8, 9], [4], []])
+        XCTAssertEqual(forced.map(\.probabilities.count), [4, 1, 0])
+        for f in forced {
+            XCTAssertTrue(f.probabilities.allSatisfy { $0 > 0 && $0 <= 1 })
+            for a in f.alphas { XCTAssertEqual(a.reduce(0, +), 1, accuracy: 1e-5) }
+        }
+        // The same caption alone or in a batch: the same probabilities.
+        let alone = try model.teacherForced(features: grid.narrow(dim: 0, start: 1, length: 1), captions: [[4]])
+        XCTAssertEqual(alone[0].probabilities[0], forced[1].probabilities[0], accuracy: 1e-6)
+
+        let path = KaleidoAlignmentFile.path(for: file.path)
+        // An untrained captioner keeps nothing at threshold 0.1 only by chance; the file must be well formed either way.
+        try KaleidoAlignmentFile.build(file: file, features: cache, captioner: model, captionerSHA256: "x", to: path,
+                                       mode: .teacher, batch: 2)
+        let inputs = try KaleidoInputs.open(catalog: file.path)
+        XCTAssertEqual(inputs.alignmentFile.mode, .teacher)
+        let titles = try file.names
+        for row in 0..<3 {
+            let raw = try tokenizer.decode(tokenizer.encode(titles[row], maxLength: 64))
+            let content = Set(KaleidoAlignmentRules.words(raw).filter { KaleidoAlignmentRules.isContentWord($0.word) }.flatMap(\.positions))
+            XCTAssertTrue(try inputs.alignments(row: row).allSatisfy { content.contains($0.token) })
+            let kept = try tokenizer.decode(inputs.alignmentFile.caption(row: row))
+            XCTAssertTrue(kept.allSatisfy { raw.contains($0) }, "\(kept) not in \(raw)")
+        }
+    }
+
     /// max |a − b| / max |b|.
     func relativeError(_ a: Tensor, _ b: Tensor) throws -> Double {
         XCTAssertEqual(a.shape, b.shape)

@@ -84,6 +84,26 @@ public enum KaleidoAlignmentRules {
         !stopwords.contains(w) && w.unicodeScalars.contains { $0.properties.isAlphabetic }
     }
 
+    /// The `teacher` mode's threshold (spec §4.2): a raw token is kept when the captioner gives it at least this
+    /// probability at its step.
+    public static let teacherThreshold: Float = 0.1
+
+    /// The `teacher` mode (spec §4.2): the raw text's words the captioner "would have generated". `raw`: the encoded
+    /// raw text ([CLS] pieces [SEP]); `probabilities[i]` and `heat[i]`: the captioner's probability of piece raw[i + 1]
+    /// at its teacher-forced step and that step's attention map (fewer than the pieces when the caption was
+    /// truncated). A content word is kept when every one of its pieces has a probability ≥ `threshold`; the result
+    /// is (pieces, heat maps) of the kept words in order, to be aligned like a greedy caption (`align`).
+    public static func teacherKept(raw: [String], probabilities: [Float], heat: [[Float]],
+                                   threshold: Float = teacherThreshold) -> (pieces: [String], heat: [[Float]]) {
+        var pieces: [String] = [], maps: [[Float]] = []
+        for w in words(raw) where isContentWord(w.word.lowercased()) {
+            let steps = w.positions.map { $0 - 1 }
+            guard steps.allSatisfy({ $0 >= 0 && $0 < probabilities.count && $0 < heat.count && probabilities[$0] >= threshold }) else { continue }
+            for (p, step) in zip(w.positions, steps) { pieces.append(raw[p]); maps.append(heat[step]) }
+        }
+        return (pieces, maps)
+    }
+
     /// Pairs from a greedy caption. `generated`: the caption's pieces, one heat map (`grid`², sums to 1) per
     /// piece in `heat`; `raw`: the pieces of the encoded raw text ([CLS] pieces [SEP], so token positions start
     /// at 1). Each generated content word that equals raw words (lower-cased; pieces matched through their whole

@@ -41,7 +41,9 @@ public enum KaleidoAlignmentFigure {
             let caption = try tokenizer.decode(inputs.alignmentFile.caption(row: row))
                 .reduce("") { $1.hasPrefix("##") ? $0 + $1.dropFirst(2) : ($0.isEmpty ? $1 : $0 + " " + $1) }
             return Item(image: try RGBImage(width: file.imageSize, height: file.imageSize, pixels: file.image(row)),
-                        box: try inputs.features.box(row: row), title: titles[row], caption: caption, words: words)
+                        box: try inputs.features.box(row: row), title: titles[row],
+                        caption: (inputs.alignmentFile.mode == .teacher ? "kept (teacher-forced p >= 0.1): " : "caption: ") + caption,
+                        words: words)
         }
     }
 
@@ -57,7 +59,7 @@ public enum KaleidoAlignmentFigure {
         var y = 16 + 7 * scale + 14
         for item in items {
             r.text(Raster.fit("title: " + item.title, maxWidth: r.width - 2 * gap, scale: scale), x: gap, y: y, scale: scale)
-            r.text(Raster.fit("caption: " + item.caption, maxWidth: r.width - 2 * gap, scale: scale), x: gap,
+            r.text(Raster.fit(item.caption, maxWidth: r.width - 2 * gap, scale: scale), x: gap,
                    y: y + 7 * scale + 8, scale: scale, RGB.grey)
             let up = side / item.image.width
             for (i, w) in item.words.enumerated() {

@@ -8,6 +8,13 @@ import FashionModels
 import Foundation
 import Torch
 
+/// How the alignment generator reads the captioner (spec §4.2): `greedy` (the default, faithful: the words of its
+/// greedy caption that occur in the raw text) or `teacher` (teacher-forced on the raw text: the raw words it gives
+/// a probability ≥ 0.1 at their step).
+public enum KaleidoAlignmentMode: String, Codable, Sendable, CaseIterable {
+    case greedy, teacher
+}
+
 public final class KaleidoAlignmentFile: @unchecked Sendable {
     public static let format = "fashionvl-kaleido-alignments/1"
 
@@ -28,6 +35,8 @@ public final class KaleidoAlignmentFile: @unchecked Sendable {
     /// (rows, maxLength) WordPiece ids of the greedy captions, 0-padded.
     public let captions: [Int32]
     public let captionLength: Int
+    /// `greedy`, or `teacher` (then `captions` holds the kept raw pieces).
+    public let mode: KaleidoAlignmentMode
 
     public static func path(for catalog: String, cacheDir: String? = nil) -> String {
         let url = URL(fileURLWithPath: catalog)
@@ -55,6 +64,7 @@ public final class KaleidoAlignmentFile: @unchecked Sendable {
             return v.numel == 0 ? [] : try v.contiguous().toArray(T.self)
         }
         (textField, textLength, rows) = (id.textField, id.textLength, id.catalog.rows)
+        mode = KaleidoAlignmentMode(rawValue: id.mode) ?? .greedy
         offsets = try get("offsets", Int64.self)
         token = try get("token", Int32.self)
         level = try get("level", Int32.self)
@@ -78,7 +88,7 @@ public final class KaleidoAlignmentFile: @unchecked Sendable {
         }
     }
 
-    /// The greedy caption of `row` (WordPiece ids, no specials).
+    /// The greedy caption of `row` (WordPiece ids, no specials); in `teacher` mode the kept raw pieces.
     public func caption(row: Int) -> [Int32] {
         Array(captions[(row * captionLength)..<((row + 1) * captionLength)].prefix { $0 != 0 })
     }
@@ -88,7 +98,7 @@ public final class KaleidoAlignmentFile: @unchecked Sendable {
     @discardableResult
     public static func build(file: FashionGenFile, features: KaleidoFeatureFile, captioner: KaleidoCaptioner,
                              captionerSHA256: String, to path: String, textField: String = "title", textLength: Int = 64,
-                             batch: Int = 256) throws -> (pairs: Int, alignedRows: Int) {
+                             mode: KaleidoAlignmentMode = .greedy, batch: Int = 256) throws -> (pairs: Int, alignedRows: Int) {
         let tokenizer = try WordPieceTokenizer.bertBaseUncased()
         let texts: [String]
         switch textField {
@@ -100,15 +110,35 @@ public final class KaleidoAlignmentFile: @unchecked Sendable {
         var offsets: [Int64] = [0], token: [Int32] = [], level: [Int32] = [], patch: [Int32] = [], strength: [Float] = []
         var captions = [Int32](repeating: 0, count: n * width)
         var aligned = 0
-        let progress = ProgressLine(total: n, label: "kaleido alignments \(URL(fileURLWithPath: file.path).lastPathComponent)")
+        let progress = ProgressLine(total: n, label: "kaleido alignments (\(mode.rawValue)) \(URL(fileURLWithPath: file.path).lastPathComponent)")
+        // teacher mode: WordPiece id → the captioner's compact id ([UNK] for pieces it never saw)
+        var compact: [Int64: Int] = [:]
+        for (i, id) in try captioner.vocab_ids.value.toArray(Int64.self).enumerated() { compact[id] = i }
         for start in stride(from: 0, to: n, by: batch) {
             let rows = Array(start..<min(n, start + batch))
-            let decoded = try captioner.greedy(features: features.featureTensor(rows: rows, slots: KaleidoCaptionerTraining.gridSlots))
+            let grid = try features.featureTensor(rows: rows, slots: KaleidoCaptionerTraining.gridSlots)
+            let encoded = try rows.map { try tokenizer.encode(texts[$0], maxLength: textLength) }
+            var shown: [[Int32]] = [], heats: [(pieces: [String], heat: [[Float]])] = []
+            switch mode {
+            case .greedy:
+                for d in try captioner.greedy(features: grid) {
+                    let ids = try captioner.wordPieceIDs(d.ids).map { Int32(truncatingIfNeeded: $0) }
+                    shown.append(ids)
+                    heats.append((try tokenizer.decode(ids), d.alphas))
+                }
+            case .teacher:
+                let inner = encoded.map { Array($0.dropFirst().dropLast()) }
+                let forced = try captioner.teacherForced(features: grid, captions: inner.map { $0.map { compact[Int64($0)] ?? KaleidoCaptioner.unk } })
+                for (i, f) in forced.enumerated() {
+                    let kept = KaleidoAlignmentRules.teacherKept(raw: try tokenizer.decode(encoded[i]), probabilities: f.probabilities, heat: f.alphas)
+                    shown.append(try tokenizer.encode(kept.pieces.joined(separator: " ").replacingOccurrences(of: " ##", with: ""), addSpecialTokens: false))
+                    heats.append(kept)
+                }
+            }
             for (i, row) in rows.enumerated() {
-                let ids = try captioner.wordPieceIDs(decoded[i].ids).map { Int32(truncatingIfNeeded: $0) }
-                for (j, id) in ids.prefix(width).enumerated() { captions[row * width + j] = id }
-                let raw = try tokenizer.decode(tokenizer.encode(texts[row], maxLength: textLength))
-                let pairs = KaleidoAlignmentRules.align(generated: try tokenizer.decode(ids), heat: decoded[i].alphas,
+                for (j, id) in shown[i].prefix(width).enumerated() { captions[row * width + j] = id }
+                let raw = try tokenizer.decode(encoded[i])
+                let pairs = KaleidoAlignmentRules.align(generated: heats[i].pieces, heat: heats[i].heat,
                                                         grid: KaleidoCaptionerTraining.grid, raw: raw)
                 for p in pairs {
                     token.append(Int32(p.token)); level.append(Int32(p.level)); patch.append(Int32(p.patch))
@@ -120,7 +150,7 @@ public final class KaleidoAlignmentFile: @unchecked Sendable {
             progress.update(rows.last! + 1, items: rows.last! + 1)
         }
         let identity = Identity(catalog: features.catalog, backbone: features.backbone, captionerSHA256: captionerSHA256,
-                                textField: textField, textLength: textLength, mode: "greedy")
+                                textField: textField, textLength: textLength, mode: mode.rawValue)
         // (An empty host array has no base address: empty tensors are made as such.)
         func vector<T: TensorElement>(_ v: [T]) throws -> Tensor { v.isEmpty ? try Tensor.zeros([0], dtype: T.dtype) : try Tensor(v) }
         try SafeTensors.save([

@@ -1,7 +1,7 @@
 // Training the alignment generator's captioner (spec/kaleido-bert.md §4.2) with the shared trainer: the loader
 // gives the rows and the tokenized titles of the train split; the loss function reads the rows' frozen K5 colour
 // features from the feature cache (the encoder's grid) and runs teacher-forced SAT. Adam (AdamW with weight decay
-// 0), lr 4e-4 with a short warm-up and cosine decay, gradient clipping at 5, dropout 0.5.
+// 0), lr 3e-3 (SAT's 4e-4 is too slow for a catalog-sized run: docs/KALEIDO-PREPARE.md) with a short warm-up and cosine decay, gradient clipping at 5, dropout 0.5.
 import FashionData
 import FashionModels
 import Foundation
@@ -10,7 +10,7 @@ import Torch
 public struct KaleidoCaptionerOptions: Codable, Sendable, Equatable {
     public var epochs = 4
     public var batch = 64
-    public var lr = 4e-4
+    public var lr = 3e-3
     public var seed: UInt64 = 0
     public var threads = 2
     public var model = KaleidoCaptionerConfig()

@@ -38,6 +38,8 @@ public struct KaleidoPrepareOptions: Sendable {
     public var captioner = KaleidoCaptionerOptions()
     public var textField = "title"
     public var textLength = 64
+    /// How the captioner is read into alignments (spec §4.2): greedy captions (the default) or teacher forcing.
+    public var alignmentMode = KaleidoAlignmentMode.greedy
     /// Split seed when `--data` is one file (90/10 by product, as pretraining splits it).
     public var seed: UInt64 = 0
     public var threads = 2
@@ -82,7 +84,8 @@ public enum KaleidoInputs {
         }
         let backbone = try KaleidoBackbones.open(name: o.backbone, weights: o.weights, cropSize: o.cropSize)
         if let dir = o.cacheDir { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        var summary: [String: Any] = ["crop_size": o.cropSize, "backbone": o.backbone, "threads": o.threads]
+        var summary: [String: Any] = ["crop_size": o.cropSize, "backbone": o.backbone, "threads": o.threads,
+                                      "alignment_mode": o.alignmentMode.rawValue]
         var caches: [String: KaleidoFeatureFile] = [:]
         var perFile: [[String: Any]] = []
         for file in files {
@@ -112,7 +115,7 @@ public enum KaleidoInputs {
             let t = Date()
             let (pairs, aligned) = try KaleidoAlignmentFile.build(file: file, features: caches[file.path]!, captioner: captioner,
                                                                   captionerSHA256: captionerSHA, to: path, textField: o.textField,
-                                                                  textLength: o.textLength)
+                                                                  textLength: o.textLength, mode: o.alignmentMode)
             perFile[i]["alignments"] = path
             perFile[i]["alignment_pairs"] = pairs
             perFile[i]["aligned_rows"] = aligned

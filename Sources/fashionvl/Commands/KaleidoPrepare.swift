@@ -26,8 +26,9 @@ struct KaleidoPrepare: ParsableCommand {
     var rowsPerBatch: Int?
     @Option(help: "Captioner epochs over the train split.") var captionerEpochs = 4
     @Option(help: "Captioner batch size.") var captionerBatch = 64
-    @Option(help: "Captioner peak learning rate (Adam; SAT's 4e-4).") var captionerLr = 4e-4
+    @Option(help: "Captioner peak learning rate (Adam; 3e-3: SAT's 4e-4, the spec's, leaves a catalog of a few thousand rows with one generic caption, docs/KALEIDO-PREPARE.md).") var captionerLr = 3e-3
     @Option(help: "Text the alignments refer to: title or description.") var textField = "title"
+    @Option(help: "How the captioner gives alignments: greedy (its greedy caption's words found in the text; the spec's default) or teacher (teacher-forced on the text: the words it gives probability ≥ 0.1 at their step; spec §4.2's optional mode).") var alignmentMode = KaleidoAlignmentMode.greedy
     @Option(help: "Encoded text length the alignments' token positions refer to.") var textLength = 64
     @Option(help: "libtorch threads.") var threads = 2
     @Option(help: "Seed (captioner; the split of a single-file catalog).") var seed: UInt64 = 0
@@ -45,6 +46,7 @@ struct KaleidoPrepare: ParsableCommand {
         var o = KaleidoPrepareOptions()
         (o.backbone, o.weights, o.cropSize, o.rowsPerBatch, o.cacheDir) = (backbone, weights, cropSize, rowsPerBatch, cacheDir)
         (o.textField, o.textLength, o.threads, o.seed) = (textField, textLength, threads, seed)
+        o.alignmentMode = alignmentMode
         o.captioner.epochs = captionerEpochs
         o.captioner.batch = captionerBatch
         o.captioner.lr = captionerLr
@@ -67,3 +69,5 @@ struct KaleidoPrepare: ParsableCommand {
         print(String(decoding: json, as: UTF8.self))
     }
 }
+
+extension KaleidoAlignmentMode: ExpressibleByArgument {}
