@@ -40,12 +40,7 @@ final class KaleidoCacheSourceTests: XCTestCase {
         let path = KaleidoFeatureFile.path(for: file.path)
         try KaleidoFeatureFile.build(file: file, backbone: MeanColourBackbone(), to: path)
         let cache = try KaleidoFeatureFile(path: path, catalog: .of(file))
-        var config = KaleidoCaptionerConfig()
-        (config.featureDim, config.hidden, config.embed, config.attention, config.maxLength) = (3, 8, 4, 6, 6)
-        Torch.manualSeed(3)
-        let tokenizer = try WordPieceTokenizer.bertBaseUncased()
-        let vocab = KaleidoCaptionerTraining.vocabulary(try file.names.map { try tokenizer.encode($0) }, tokenizer: tokenizer)
-        let model = try KaleidoCaptioner(config, vocabIDs: vocab)
+        let model = try tinyCaptioner(for: file)
         try KaleidoAlignmentFile.build(file: file, features: cache, captioner: model, captionerSHA256: "x",
                                        to: KaleidoAlignmentFile.path(for: file.path), textLength: 16, batch: 4)
     }

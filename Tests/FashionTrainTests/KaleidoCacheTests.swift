@@ -7,6 +7,16 @@ import XCTest
 @testable import FashionTrain
 
 /// A backbone whose feature is the crop's mean colour (D = 3): exact to check, instant to run.
+/// A tiny untrained captioner (D = 3, H = 8, max length 6) over the titles of `file`, drawn after seeding 3.
+func tinyCaptioner(for file: FashionGenFile) throws -> KaleidoCaptioner {
+    var config = KaleidoCaptionerConfig()
+    (config.featureDim, config.hidden, config.embed, config.attention, config.maxLength) = (3, 8, 4, 6, 6)
+    Torch.manualSeed(3)
+    let tokenizer = try WordPieceTokenizer.bertBaseUncased()
+    let vocab = KaleidoCaptionerTraining.vocabulary(try file.names.map { try tokenizer.encode($0) }, tokenizer: tokenizer)
+    return try KaleidoCaptioner(config, vocabIDs: vocab)
+}
+
 final class MeanColourBackbone: KaleidoBackbone {
     let identity: KaleidoBackboneIdentity
     var fail = false
@@ -201,13 +211,8 @@ final class KaleidoCacheTests: XCTestCase {
         let backbone = MeanColourBackbone()
         try KaleidoFeatureFile.build(file: file, backbone: backbone, to: KaleidoFeatureFile.path(for: file.path))
         let cache = try KaleidoFeatureFile(path: KaleidoFeatureFile.path(for: file.path), catalog: .of(file))
-        var config = KaleidoCaptionerConfig()
-        (config.featureDim, config.hidden, config.embed, config.attention, config.maxLength) = (3, 8, 4, 6, 6)
-        Torch.manualSeed(3)
-        let tokenizer = try WordPieceTokenizer.bertBaseUncased()
-        let vocab = KaleidoCaptionerTraining.vocabulary(try file.names.map { try tokenizer.encode($0) }, tokenizer: tokenizer)
-        XCTAssertEqual(Array(vocab.prefix(4)), [0, 101, 102, 100])
-        let model = try KaleidoCaptioner(config, vocabIDs: vocab)
+        let model = try tinyCaptioner(for: file)
+        XCTAssertEqual(Array(try model.vocab_ids.value.toArray(Int64.self).prefix(4)), [0, 101, 102, 100])
         let path = KaleidoAlignmentFile.path(for: file.path)
         let built = try KaleidoAlignmentFile.build(file: file, features: cache, captioner: model, captionerSHA256: "x", to: path, batch: 2)
         let inputs = try KaleidoInputs.open(catalog: file.path)
@@ -237,12 +242,8 @@ final class KaleidoCacheTests: XCTestCase {
         let file = try catalog("train.h5", rows: 3)
         try KaleidoFeatureFile.build(file: file, backbone: MeanColourBackbone(), to: KaleidoFeatureFile.path(for: file.path))
         let cache = try KaleidoFeatureFile(path: KaleidoFeatureFile.path(for: file.path), catalog: .of(file))
-        var config = KaleidoCaptionerConfig()
-        (config.featureDim, config.hidden, config.embed, config.attention, config.maxLength) = (3, 8, 4, 6, 6)
-        Torch.manualSeed(3)
+        let model = try tinyCaptioner(for: file)
         let tokenizer = try WordPieceTokenizer.bertBaseUncased()
-        let vocab = KaleidoCaptionerTraining.vocabulary(try file.names.map { try tokenizer.encode($0) }, tokenizer: tokenizer)
-        let model = try KaleidoCaptioner(config, vocabIDs: vocab)
         let grid = try cache.featureTensor(rows: [0, 1, 2], slots: KaleidoCaptionerTraining.gridSlots)
         let forced = try model.teacherForced(features: grid, captions: [[4, 5, 6, 7, 8, 9], [4], []])
         XCTAssertEqual(forced.map(\.probabilities.count), [4, 1, 0])
