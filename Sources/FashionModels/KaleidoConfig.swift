@@ -23,6 +23,9 @@ public struct KaleidoConfig: Codable, Sendable, Equatable {
     /// FashionVL's `contrast` head (docs/KALEIDO.md "Camouflage heads"), which scores each K3 state by its
     /// distance from the mean of the nine and learns on the synthetic catalog where the linear head stays at chance.
     public var camouflageHead = KaleidoCamouflageHead.linear
+    /// A BERT-layout text tower to start from (`minilm-l6` or a safetensors file; KaleidoPretrained.swift), as the
+    /// paper starts from BERT-base; nil = random initialisation.
+    public var textInit: String?
 
     public init() {}
 
@@ -37,7 +40,7 @@ public struct KaleidoConfig: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case family, hidden, layers, heads, intermediateSize = "intermediate_size", vocabSize = "vocab_size"
         case maxPositions = "max_positions", textLength = "text_length", featureDim = "feature_dim", dropout
-        case initializerRange = "initializer_range", camouflageHead = "camouflage_head"
+        case initializerRange = "initializer_range", camouflageHead = "camouflage_head", textInit = "text_init"
     }
 
     /// Missing fields keep their defaults; unknown keys are errors (a misspelt key must not train silently).
@@ -51,6 +54,7 @@ public struct KaleidoConfig: Codable, Sendable, Equatable {
         try get(.intermediateSize, &intermediateSize); try get(.vocabSize, &vocabSize)
         try get(.maxPositions, &maxPositions); try get(.textLength, &textLength); try get(.featureDim, &featureDim)
         try get(.dropout, &dropout); try get(.initializerRange, &initializerRange)
+        textInit = try c.decodeIfPresent(String.self, forKey: .textInit)
         if let name = try c.decodeIfPresent(String.self, forKey: .camouflageHead) {
             guard let head = KaleidoCamouflageHead(rawValue: name) else {
                 throw DecodingError.dataCorruptedError(forKey: .camouflageHead, in: c, debugDescription:

@@ -96,6 +96,12 @@ public enum ModelRegistry {
         {"family": "kaleido", "hidden": 256, "layers": 4, "heads": 4, "intermediate_size": 1024, "text_length": 64,
          "feature_dim": 1280}
         """),
+        // Kaleido-BERT with MiniLM-L6's shape, its text side starting from all-MiniLM-L6-v2 (scripts/fetch-weights
+        // minilm-l6), as the paper starts from BERT-base.
+        ("kaleido-minilm", """
+        {"family": "kaleido", "hidden": 384, "layers": 6, "heads": 12, "intermediate_size": 1536, "text_length": 64,
+         "feature_dim": 1280, "text_init": "minilm-l6"}
+        """),
     ]
 
     public static var names: [String] { json.map(\.0) }

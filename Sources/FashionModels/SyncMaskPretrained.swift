@@ -66,31 +66,7 @@ extension SyncMask {
     /// `text_encoder.bert`: embeddings and layers 0 ..< text_layers + fusion_layers; cross-attention stays fresh.
     /// Returns the tensors loaded and the file's layer count.
     public func initialiseText(fromFile path: String) throws -> (tensors: Int, fileLayers: Int) {
-        let raw = try SyncMask.readWeights(path)
-        var file: [String: Tensor] = [:]
-        var original: [String: String] = [:]
-        for (key, t) in raw.sorted(by: { $0.key < $1.key }) {
-            var n = key
-            if n.hasPrefix("text_encoder.") { n.removeFirst("text_encoder.".count) }
-            if n.hasPrefix("bert.") { n.removeFirst("bert.".count) }
-            if n == "embeddings.position_ids" || n.hasPrefix("pooler.") { continue }
-            if n.hasPrefix("cls.") {
-                guard n == "cls.predictions.bias" || n.hasPrefix("cls.predictions.transform.") else { continue }
-            } else if !n.hasPrefix("embeddings.") && !n.hasPrefix("encoder.layer.") {
-                let sample = raw.keys.sorted().prefix(3).map { "'\($0)'" }.joined(separator: ", ")
-                throw ModelError.badWeights(path: path, reason: "not a BERT text tower: unexpected key '\(key)' (the file's keys begin \(sample); text_init expects Hugging Face BERT names such as embeddings.word_embeddings.weight, encoder.layer.0.attention.self.query.weight)")
-            }
-            file[n] = t
-            original[n] = key
-        }
-        guard file["embeddings.word_embeddings.weight"] != nil else {
-            throw ModelError.badWeights(path: path, reason: "not a BERT text tower: no embeddings.word_embeddings.weight")
-        }
-        let layerIndices = file.keys.compactMap { k -> Int? in
-            guard k.hasPrefix("encoder.layer.") else { return nil }
-            return Int(k.dropFirst("encoder.layer.".count).prefix { $0.isNumber })
-        }
-        let fileLayers = (layerIndices.max() ?? -1) + 1
+        let (file, original, fileLayers) = try BertTowerFile.read(path)
         let need = config.textLayers + config.fusionLayers
         guard need <= fileLayers else {
             throw ModelError.badWeights(path: path, reason: "has \(fileLayers) BERT layers, but text_layers + fusion_layers = \(config.textLayers) + \(config.fusionLayers) = \(need) need as many")
@@ -145,5 +121,40 @@ extension TextEncoder {
         let m = try attentionMask.to(dtype: states.dtype).unsqueeze(2)
         let pooled = try states.mul(m).sum(dims: [1]) / m.sum(dims: [1]).clamp(min: 1e-9)
         return try SyncMask.normalize(pooled)
+    }
+}
+
+/// A BERT-layout weights file (all-MiniLM-L6-v2 as `minilm-l6`, or any Hugging Face BERT safetensors), read for a
+/// text tower: names normalised to `embeddings.*` / `encoder.layer.N.*` / `cls.predictions.{bias,transform.*}` (a
+/// `bert.` or `text_encoder.bert.` prefix dropped; `pooler.*`, `embeddings.position_ids` and the rest of `cls.*`
+/// ignored); any other key is an error naming the file. SyncMask's `text_init` and Kaleido-BERT's read it.
+public enum BertTowerFile {
+    /// (normalised name → tensor, normalised name → the file's key, the file's encoder layer count).
+    public static func read(_ path: String) throws -> (tensors: [String: Tensor], original: [String: String], layers: Int) {
+        let raw = try SyncMask.readWeights(path)
+        var file: [String: Tensor] = [:]
+        var original: [String: String] = [:]
+        for (key, t) in raw.sorted(by: { $0.key < $1.key }) {
+            var n = key
+            if n.hasPrefix("text_encoder.") { n.removeFirst("text_encoder.".count) }
+            if n.hasPrefix("bert.") { n.removeFirst("bert.".count) }
+            if n == "embeddings.position_ids" || n.hasPrefix("pooler.") { continue }
+            if n.hasPrefix("cls.") {
+                guard n == "cls.predictions.bias" || n.hasPrefix("cls.predictions.transform.") else { continue }
+            } else if !n.hasPrefix("embeddings.") && !n.hasPrefix("encoder.layer.") {
+                let sample = raw.keys.sorted().prefix(3).map { "'\($0)'" }.joined(separator: ", ")
+                throw ModelError.badWeights(path: path, reason: "not a BERT text tower: unexpected key '\(key)' (the file's keys begin \(sample); text_init expects Hugging Face BERT names such as embeddings.word_embeddings.weight, encoder.layer.0.attention.self.query.weight)")
+            }
+            file[n] = t
+            original[n] = key
+        }
+        guard file["embeddings.word_embeddings.weight"] != nil else {
+            throw ModelError.badWeights(path: path, reason: "not a BERT text tower: no embeddings.word_embeddings.weight")
+        }
+        let layerIndices = file.keys.compactMap { k -> Int? in
+            guard k.hasPrefix("encoder.layer.") else { return nil }
+            return Int(k.dropFirst("encoder.layer.".count).prefix { $0.isNumber })
+        }
+        return (file, original, (layerIndices.max() ?? -1) + 1)
     }
 }

@@ -120,6 +120,9 @@ public final class KaleidoPretraining {
         runConfig = rc
         Torch.manualSeed(train.seed)
         let model = try KaleidoBERT(modelConfig)
+        // Before the run folder, so that a wrong or missing weights file leaves none (a resumed run's checkpoint
+        // then overwrites them).
+        if let line = try model.loadPretrainedText(), main { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
         if saved == nil, main { try RunFolder.create(rc, run: o.run) }
         try model.to(o.device)
         self.model = model

@@ -37,6 +37,45 @@ final class KaleidoParityTests: XCTestCase {
         }
     }
 
+    /// `text_init`: a BERT-layout file's embeddings and layers land in `bert.*` (a `bert.` prefix and a pooler in the
+    /// file are fine); the visual embedding and heads stay as drawn; a file of another width is one error naming the
+    /// key and both shapes, and writes nothing.
+    func testTextInitLoadsTheBertTowerOnly() throws {
+        var c = KaleidoConfig()
+        c.hidden = 16; c.layers = 2; c.heads = 2; c.intermediateSize = 32; c.featureDim = 8; c.vocabSize = 200; c.textLength = 8
+        Torch.manualSeed(1)
+        let source = try KaleidoBERT(c)
+        let dir = try Reference.tempDir("kaleido-textinit")
+        let file = dir + "/bert.safetensors"
+        let tower = source.namedParameters().filter { $0.0.hasPrefix("bert.embeddings.") || $0.0.hasPrefix("bert.encoder.") || $0.0.hasPrefix("bert.pooler.") }
+        try SafeTensors.save(tower, to: file)
+        c.textInit = file
+        Torch.manualSeed(2)
+        let model = try KaleidoBERT(c)
+        let before = Dictionary(uniqueKeysWithValues: try model.namedParameters().map { ($0.0, try $0.1.clone()) })
+        let line = try XCTUnwrap(try model.loadPretrainedText())
+        XCTAssertTrue(line.contains("layers 0–1"), line)
+        let want = Dictionary(uniqueKeysWithValues: source.namedParameters())
+        for (name, p) in model.namedParameters() {
+            let moved = try p.sub(XCTUnwrap(before[name])).abs().max().item()
+            if name.hasPrefix("bert.embeddings.") || name.hasPrefix("bert.encoder.") {
+                XCTAssertEqual(try p.sub(XCTUnwrap(want[name])).abs().max().item(), 0, name)
+            } else {
+                XCTAssertEqual(moved, 0, "\(name) should stay as drawn")
+            }
+        }
+        // Another width: one error, nothing written.
+        var wide = c
+        wide.hidden = 32; wide.intermediateSize = 64
+        Torch.manualSeed(3)
+        let other = try KaleidoBERT(wide)
+        let snapshot = try other.bert.embeddings.word_embeddings.weight.clone()
+        XCTAssertThrowsError(try other.loadPretrainedText()) { e in
+            XCTAssertTrue("\(e)".contains(file) && "\(e)".contains("has shape [200, 16], expected [200, 32]"), "\(e)")
+        }
+        XCTAssertEqual(try other.bert.embeddings.word_embeddings.weight.sub(snapshot).abs().max().item(), 0)
+    }
+
     private func checkParity(config: String) throws {
         let dir = try Reference.tempDir("kaleido")
         let configPath = dir + "/config.json"

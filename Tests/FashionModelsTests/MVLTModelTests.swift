@@ -65,7 +65,7 @@ final class MVLTModelTests: XCTestCase {
 
     /// Every registered config builds and runs a forward with exactly the expected output shapes.
     func testEveryRegisteredConfigRuns() throws {
-        XCTAssertEqual(ModelRegistry.names, ["mvlt-tiny", "mvlt-demo", "syncmask-base", "syncmask-demo", "syncmask-minilm", "syncmask-effnet", "kaleido-base", "kaleido-demo"])
+        XCTAssertEqual(ModelRegistry.names, ["mvlt-tiny", "mvlt-demo", "syncmask-base", "syncmask-demo", "syncmask-minilm", "syncmask-effnet", "kaleido-base", "kaleido-demo", "kaleido-minilm"])
         for name in ModelRegistry.names where name.hasPrefix("mvlt") {
             let c = try ModelRegistry.config(named: name)
             Torch.manualSeed(0)
