@@ -8,7 +8,7 @@ import XCTest
 final class MVLTErrorTests: XCTestCase {
     func testUnknownConfigNameListsKnownNames() {
         XCTAssertThrowsError(try MVLTConfig.load(nameOrPath: "mvlt-huge")) { e in
-            XCTAssertEqual(e as? ModelError, .unknownConfig(name: "mvlt-huge", known: ["mvlt-tiny", "mvlt-demo", "syncmask-base", "syncmask-demo", "syncmask-minilm", "syncmask-effnet", "kaleido-base", "kaleido-demo"]))
+            XCTAssertEqual(e as? ModelError, .unknownConfig(name: "mvlt-huge", known: ["mvlt-tiny", "mvlt-demo", "syncmask-base", "syncmask-demo", "syncmask-minilm", "syncmask-effnet", "kaleido-base", "kaleido-demo", "kaleido-minilm"]))
             XCTAssertTrue("\(e)".contains("mvlt-tiny, mvlt-demo"))
         }
     }

@@ -21,7 +21,7 @@ struct Pretrain: ParsableCommand {
         (docs/DISTRIBUTED.md).
         """)
 
-    @Option(name: .customLong("config"), help: "Named model config (mvlt-tiny, mvlt-demo, syncmask-base, syncmask-demo, syncmask-minilm, syncmask-effnet, kaleido-base, kaleido-demo) or a JSON config file (default mvlt-demo; with --resume, the run's own).")
+    @Option(name: .customLong("config"), help: "Named model config (\(ModelRegistry.names.joined(separator: ", "))) or a JSON config file (default mvlt-demo; with --resume, the run's own).")
     var configOption: String?
     var config: String { configOption ?? "mvlt-demo" }
     @OptionGroup var loop: TrainingLoopOptions
