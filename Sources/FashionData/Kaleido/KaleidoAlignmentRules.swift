@@ -92,16 +92,17 @@ public enum KaleidoAlignmentRules {
     /// raw text ([CLS] pieces [SEP]); `probabilities[i]` and `heat[i]`: the captioner's probability of piece raw[i + 1]
     /// at its teacher-forced step and that step's attention map (fewer than the pieces when the caption was
     /// truncated). A content word is kept when every one of its pieces has a probability ≥ `threshold`; the result
-    /// is (pieces, heat maps) of the kept words in order, to be aligned like a greedy caption (`align`).
+    /// is (pieces, heat maps, their positions in `raw`) of the kept words in order, to be aligned like a greedy
+    /// caption (`align`).
     public static func teacherKept(raw: [String], probabilities: [Float], heat: [[Float]],
-                                   threshold: Float = teacherThreshold) -> (pieces: [String], heat: [[Float]]) {
-        var pieces: [String] = [], maps: [[Float]] = []
+                                   threshold: Float = teacherThreshold) -> (pieces: [String], heat: [[Float]], positions: [Int]) {
+        var pieces: [String] = [], maps: [[Float]] = [], kept: [Int] = []
         for w in words(raw) where isContentWord(w.word.lowercased()) {
             let steps = w.positions.map { $0 - 1 }
             guard steps.allSatisfy({ $0 >= 0 && $0 < probabilities.count && $0 < heat.count && probabilities[$0] >= threshold }) else { continue }
-            for (p, step) in zip(w.positions, steps) { pieces.append(raw[p]); maps.append(heat[step]) }
+            for (p, step) in zip(w.positions, steps) { pieces.append(raw[p]); maps.append(heat[step]); kept.append(p) }
         }
-        return (pieces, maps)
+        return (pieces, maps, kept)
     }
 
     /// Pairs from a greedy caption. `generated`: the caption's pieces, one heat map (`grid`², sums to 1) per

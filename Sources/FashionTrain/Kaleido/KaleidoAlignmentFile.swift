@@ -131,8 +131,8 @@ public final class KaleidoAlignmentFile: @unchecked Sendable {
                 let forced = try captioner.teacherForced(features: grid, captions: inner.map { $0.map { compact[Int64($0)] ?? KaleidoCaptioner.unk } })
                 for (i, f) in forced.enumerated() {
                     let kept = KaleidoAlignmentRules.teacherKept(raw: try tokenizer.decode(encoded[i]), probabilities: f.probabilities, heat: f.alphas)
-                    shown.append(try tokenizer.encode(kept.pieces.joined(separator: " ").replacingOccurrences(of: " ##", with: ""), addSpecialTokens: false))
-                    heats.append(kept)
+                    shown.append(kept.positions.map { encoded[i][$0] })
+                    heats.append((kept.pieces, kept.heat))
                 }
             }
             for (i, row) in rows.enumerated() {
